@@ -1,0 +1,78 @@
+"""Evaluation report: per-class table, headline metrics, confusion matrix, ROC and PR curves."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from astro.data.transforms import dihedral
+from astro.metrics import ClassificationReport, classification_report
+from astro.plots import confusion_matrix_png, pr_curves_png, roc_curves_png
+
+
+def dihedral_views(x: torch.Tensor) -> list[torch.Tensor]:
+    """The 8 rotations/flips of a batch, for test-time augmentation."""
+    return [dihedral(x, view) for view in range(8)]
+
+
+def write_report(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    class_names: tuple[str, ...],
+    out_dir: str | Path,
+    title: str,
+    context: dict[str, str] | None = None,
+) -> ClassificationReport:
+    """Compute the report with scikit-learn and write report.md, metrics.json, per_class.csv, PNGs."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = classification_report(labels, probs, class_names)
+    np.savez_compressed(out / "predictions.npz", labels=labels, probs=probs)
+    with open(out / "per_class.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(report.per_class[0]))
+        writer.writeheader()
+        writer.writerows(report.per_class)
+    summary = {
+        "accuracy": report.accuracy,
+        "macro_f1": report.macro_f1,
+        "macro_auc": report.macro_auc,
+        "num_images": len(labels),
+        "per_class": report.per_class,
+        "confusion": report.confusion.tolist(),
+        **(context or {}),
+    }
+    (out / "metrics.json").write_text(json.dumps(summary, indent=2))
+    confusion_matrix_png(report.confusion, class_names, out / "confusion_matrix.png")
+    roc_curves_png(labels, probs, class_names, out / "roc_curves.png")
+    pr_curves_png(labels, probs, class_names, out / "pr_curves.png")
+    (out / "report.md").write_text(markdown(report, title, len(labels), context or {}))
+    return report
+
+
+def markdown(report: ClassificationReport, title: str, n: int, context: dict[str, str]) -> str:
+    lines = [f"# {title}", ""]
+    lines += [f"- {key}: {value}" for key, value in context.items()]
+    lines += [
+        f"- images: {n}",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| macro F1 | {report.macro_f1:.4f} |",
+        f"| macro ROC-AUC | {report.macro_auc:.4f} |",
+        f"| accuracy | {report.accuracy:.4f} |",
+        "",
+        "| class | precision | recall | F1 | ROC-AUC | support |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in report.per_class:
+        lines.append(
+            f"| {row['class']} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} "
+            f"| {row['auc']:.3f} | {row['support']} |"
+        )
+    lines += ["", "![confusion matrix](confusion_matrix.png)", "", "![ROC](roc_curves.png)"]
+    lines += ["", "![PR](pr_curves.png)", ""]
+    return "\n".join(lines)

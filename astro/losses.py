@@ -1,0 +1,86 @@
+"""Classification losses with per-class weighting resolved from the training split's class counts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from astro.errors import ConfigError
+
+WeightSpec = str | Sequence[float] | None
+
+
+def class_weights(spec: WeightSpec, class_counts: Sequence[int] | None) -> torch.Tensor | None:
+    """Resolve a weight spec: None, "inverse_frequency" (mean 1) or an explicit per-class list."""
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        if spec != "inverse_frequency":
+            raise ConfigError(f"loss alpha/weight '{spec}' must be null, 'inverse_frequency' or a list")
+        if class_counts is None:
+            raise ConfigError("loss alpha 'inverse_frequency' needs the training class counts")
+        counts = torch.as_tensor(class_counts, dtype=torch.float32).clamp_min(1.0)
+        weights = counts.sum() / (len(counts) * counts)
+        return weights / weights.mean()
+    weights = torch.as_tensor(list(spec), dtype=torch.float32)
+    if class_counts is not None and len(weights) != len(class_counts):
+        raise ConfigError(
+            f"loss alpha/weight list has {len(weights)} values but the data has {len(class_counts)} classes"
+        )
+    return weights
+
+
+class FocalLoss(nn.Module):
+    """Focal loss (Lin et al. 2017): -alpha_t (1 - p_t)^gamma log p_t, from log_softmax for stability.
+
+    With gamma=0 and alpha=None it equals cross-entropy; `mean` averages over the batch unweighted.
+    """
+
+    def __init__(
+        self,
+        gamma: float = 2.0,
+        alpha: WeightSpec = None,
+        reduction: str = "mean",
+        class_counts: Sequence[int] | None = None,
+    ) -> None:
+        super().__init__()
+        if gamma < 0:
+            raise ConfigError(f"loss.gamma={gamma} must be >= 0")
+        if reduction not in ("mean", "sum", "none"):
+            raise ConfigError(f"loss.reduction='{reduction}' must be one of mean, sum, none")
+        self.gamma, self.reduction = float(gamma), reduction
+        self.register_buffer("alpha", class_weights(alpha, class_counts), persistent=False)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        log_pt = F.log_softmax(logits.float(), dim=1).gather(1, target[:, None]).squeeze(1)
+        focus = (-torch.expm1(log_pt)).clamp_min(1e-12) ** self.gamma
+        loss = -focus * log_pt
+        if self.alpha is not None:
+            loss = loss * self.alpha[target]
+        if self.reduction == "mean":
+            return loss.mean()
+        return loss.sum() if self.reduction == "sum" else loss
+
+
+class CrossEntropy(nn.Module):
+    """Cross-entropy with optional class weights (same spec as focal alpha) and label smoothing."""
+
+    def __init__(
+        self,
+        weight: WeightSpec = None,
+        label_smoothing: float = 0.0,
+        class_counts: Sequence[int] | None = None,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ConfigError(f"loss.label_smoothing={label_smoothing} must be in [0, 1)")
+        self.label_smoothing = label_smoothing
+        self.register_buffer("weight", class_weights(weight, class_counts), persistent=False)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(
+            logits.float(), target, weight=self.weight, label_smoothing=self.label_smoothing
+        )

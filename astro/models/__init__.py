@@ -1,0 +1,1 @@
+"""Classifier architectures, built from config with hydra.utils.instantiate."""

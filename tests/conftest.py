@@ -1,0 +1,60 @@
+"""Shared fixtures: a small synthetic Galaxy10 file per session, temporary MLflow stores, composing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+import astro.config  # noqa: F401  (schema + resolvers)
+from astro.data.synthetic import generate_h5
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+SHARED = ROOT.parent / "shared" / "data"
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def compose_train(overrides: list[str] | None = None, name: str = "train") -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name=name, overrides=overrides or [])
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder holding the smoke-sized synthetic file, generated once per session."""
+    root = tmp_path_factory.mktemp("data")
+    generate_h5(str(root / "synthetic" / "galaxy10_synthetic_n300_seed0.h5"), 300, seed=0)
+    return root
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> dict[str, str]:
+    """Overrides that send tracking to a fresh sqlite store and artifact root under tmp_path."""
+    return {
+        "uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "artifact_root": str(tmp_path / "mlartifacts"),
+    }
+
+
+def store_overrides(store: dict[str, str]) -> list[str]:
+    return [f"tracking.uri={store['uri']}", f"tracking.artifact_root={store['artifact_root']}"]
+
+
+def run_script(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["HYDRA_FULL_ERROR"] = "0"
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )

@@ -1,0 +1,24 @@
+from mlflow.tracking import MlflowClient
+
+from astro.tracking import Tracker, flatten
+
+
+def test_flatten_nested_config():
+    flat = flatten({"loss": {"gamma": 2.0, "alpha": None}, "widths": [1, 2], "epochs": 3, "empty": {}})
+    assert flat == {"loss.gamma": "2.0", "loss.alpha": "None", "widths": "[1, 2]", "epochs": "3", "empty": "{}"}
+
+
+def test_tracker_logs_to_a_sqlite_store(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri, "exp", str(tmp_path / "art"))
+    run_id = tracker.start("r", tags={"k": "v"})
+    tracker.log_params({"a": {"b": 1}})
+    tracker.log_metrics({"val/macro_f1": 0.5}, step=1)
+    (tmp_path / "note.txt").write_text("hi")
+    tracker.log_artifact(tmp_path / "note.txt", "notes")
+    tracker.end()
+    run = MlflowClient(uri).get_run(run_id)
+    assert run.data.params["a.b"] == "1" and run.data.metrics["val/macro_f1"] == 0.5
+    assert run.info.status == "FINISHED" and run.data.tags["k"] == "v"
+    assert (tmp_path / "art" / "exp").exists()
+    assert [f.path for f in MlflowClient(uri).list_artifacts(run_id, "notes")] == ["notes/note.txt"]

@@ -1,0 +1,43 @@
+import pytest
+import torch
+
+from astro.data.transforms import DihedralAugment, Normalize, dihedral, resize_batch
+
+
+def test_dihedral_views_are_the_8_distinct_symmetries():
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    views = [dihedral(x, v) for v in range(8)]
+    assert len({tuple(v.flatten().tolist()) for v in views}) == 8
+    assert torch.equal(dihedral(x, 0), x)
+
+
+def test_augment_applies_a_symmetry_to_each_image_independently():
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.uint8).view(2, 3, 8, 8).repeat(50, 1, 1, 1)
+    out = DihedralAugment()(x, torch.Generator().manual_seed(0))
+    assert out.dtype == torch.uint8 and out.shape == x.shape
+    symmetries = [{tuple(dihedral(img, v).flatten().tolist()) for v in range(8)} for img in x[:2]]
+    seen = set()
+    for i, img in enumerate(out):
+        key = tuple(img.flatten().tolist())
+        assert key in symmetries[i % 2]
+        seen.add(key)
+    assert len(seen) > 8  # different images got different views
+
+
+def test_no_rotate_no_flip_is_identity():
+    x = torch.randint(0, 255, (4, 3, 8, 8), dtype=torch.uint8)
+    assert torch.equal(DihedralAugment(rotate=False, flip=False)(x), x)
+
+
+@pytest.mark.parametrize("method", ["area", "bilinear", "bicubic", "nearest"])
+def test_resize_batch(method):
+    images = torch.full((2, 256, 256, 3), 200, dtype=torch.uint8)
+    out = resize_batch(images, 64, method)
+    assert out.shape == (2, 3, 64, 64) and out.dtype == torch.uint8
+    assert (out == 200).all()
+
+
+def test_normalize_uses_given_statistics():
+    x = torch.full((1, 3, 2, 2), 255, dtype=torch.uint8)
+    out = Normalize([0.5, 0.5, 0.5], [0.25, 0.25, 0.25])(x)
+    assert torch.allclose(out, torch.full_like(out, 2.0))
