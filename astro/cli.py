@@ -27,11 +27,26 @@ def user_errors_as_one_line(fn: Callable[..., T]) -> Callable[..., T]:
             logging.getLogger(name).setLevel(logging.WARNING)
         try:
             return fn(*args, **kwargs)
-        except AstroError as exc:
-            logging.getLogger("astro").error("%s", exc)
+        except Exception as exc:
+            cause = user_error(exc)
+            if cause is None:
+                raise
+            logging.getLogger("astro").error("%s", cause)
             if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
                 raise
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {cause}", file=sys.stderr)
             sys.exit(1)
 
     return wrapper
+
+
+def user_error(exc: BaseException | None) -> AstroError | None:
+    """The AstroError behind an exception, looking through wrappers such as Hydra's
+    InstantiationException (raised `from` the target's own error)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, AstroError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

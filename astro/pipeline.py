@@ -103,8 +103,16 @@ def _log_setup(cfg, data: GalaxyDataModule, model, tracker: Tracker, out: Path) 
     for path in ("config_resolved.yaml", "split.json", "class_table.json"):
         tracker.log_artifact(out / path, "setup")
     rows = "\n".join(f"  {r['class']:<26} {r['train']:>6} {r['val']:>6} {r['test']:>6}" for r in table)
-    log.info("Data %s, %d classes\n  %-26s %6s %6s %6s\n%s", data.name, data.num_classes, "class",
-             "train", "val", "test", rows)
+    log.info(
+        "Data %s, %d classes\n  %-26s %6s %6s %6s\n%s",
+        data.name,
+        data.num_classes,
+        "class",
+        "train",
+        "val",
+        "test",
+        rows,
+    )
     log.info("Model %s: %d parameters", type(model).__name__, params)
 
 
@@ -154,7 +162,13 @@ def _fit(cfg, data, trainer: Trainer, train_batches, val_batches, tracker, out: 
         )
         log.info(
             "epoch %d/%d  train/loss %.4f  val/loss %.4f  val/macro_f1 %.4f  val/accuracy %.4f  lr %.2e",
-            epoch, cfg.epochs, train_loss, val_loss, val["macro_f1"], val["accuracy"], row["lr"],
+            epoch,
+            cfg.epochs,
+            train_loss,
+            val_loss,
+            val["macro_f1"],
+            val["accuracy"],
+            row["lr"],
         )
     shutil.copy2(checkpoints.best, out / "checkpoints" / "best.pt")
     tracker.log_artifact(out / "checkpoints" / "best.pt", "checkpoints")
@@ -174,8 +188,7 @@ def _test_best(cfg, data, trainer: Trainer, tracker: Tracker, out: Path) -> dict
         "split": "test",
         "test-time augmentation": "8 dihedral views" if cfg.tta else "off",
     }
-    report = write_report(labels, probs, data.class_names, out / "eval" / "test", "Test evaluation",
-                          context)
+    report = write_report(labels, probs, data.class_names, out / "eval" / "test", "Test evaluation", context)
     tracker.log_metrics(report.scalars("test"))
     tracker.log_artifacts(out / "eval" / "test", "eval/test")
     return report.scalars("test")
@@ -214,4 +227,3 @@ def run_evaluation(cfg: DictConfig) -> dict[str, float]:
     tracker.end("FINISHED")
     log.info("%s macro F1 %.4f, accuracy %.4f -> %s", prefix, report.macro_f1, report.accuracy, out)
     return report.scalars(prefix)
-

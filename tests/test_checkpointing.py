@@ -26,13 +26,19 @@ def test_round_trip(tmp_path):
     loaded = load_checkpoint(path)
     fresh = AstroCNN()
     load_weights(fresh, loaded, path)
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), fresh.state_dict().values(), strict=True)
+    )
     assert loaded["format_version"] == 1 and not list(tmp_path.glob(".a.pt.*"))
 
 
 def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path):
     path = save_checkpoint(tmp_path / "last.pt", {**payload(), "epoch": 1})
-    with mock.patch("os.fsync", side_effect=OSError(28, "No space left on device")), pytest.raises(OSError):
+    with (
+        mock.patch("os.fsync", side_effect=OSError(28, "No space left on device")),
+        pytest.raises(OSError),
+    ):
         save_checkpoint(path, {**payload(), "epoch": 2})
     assert load_checkpoint(path)["epoch"] == 1
     assert os.listdir(tmp_path) == ["last.pt"]
@@ -40,7 +46,11 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "not found"), (b"garbage", "truncated or corrupt"), ("dict", "not an astro checkpoint")],
+    [
+        (None, "not found"),
+        (b"garbage", "truncated or corrupt"),
+        ("dict", "not an astro checkpoint"),
+    ],
 )
 def test_bad_checkpoints(tmp_path, content, message):
     path = tmp_path / "bad.pt"
@@ -56,7 +66,7 @@ def test_truncated_checkpoint(tmp_path):
     path = save_checkpoint(tmp_path / "full.pt", payload())
     cut = tmp_path / "cut.pt"
     cut.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(CheckpointError, match="cut.pt"):
+    with pytest.raises(CheckpointError, match=r"cut\.pt"):
         load_checkpoint(cut)
 
 
@@ -71,5 +81,8 @@ def test_top_k_keeps_the_best(tmp_path):
     for epoch, score in enumerate([0.1, 0.5, 0.3, 0.7, 0.2], start=1):
         top.update(score, epoch, {"epoch": epoch})
     assert [e[0] for e in top.entries] == [0.7, 0.5]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch002-score0.5000.pt", "epoch004-score0.7000.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "epoch002-score0.5000.pt",
+        "epoch004-score0.7000.pt",
+    ]
     assert top.best.name == "epoch004-score0.7000.pt"

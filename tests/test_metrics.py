@@ -7,7 +7,14 @@ from astro.metrics import classification_report, quick_metrics
 def test_report_values_on_a_known_case():
     labels = np.array([0, 0, 1, 1, 2, 2])
     probs = np.array(
-        [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.1, 0.6, 0.3], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]]
+        [
+            [0.8, 0.1, 0.1],
+            [0.2, 0.7, 0.1],
+            [0.1, 0.8, 0.1],
+            [0.1, 0.6, 0.3],
+            [0.1, 0.1, 0.8],
+            [0.3, 0.3, 0.4],
+        ]
     )
     report = classification_report(labels, probs, ("a", "b", "c"))
     assert report.accuracy == pytest.approx(5 / 6)

@@ -5,7 +5,13 @@ from astro.tracking import Tracker, flatten
 
 def test_flatten_nested_config():
     flat = flatten({"loss": {"gamma": 2.0, "alpha": None}, "widths": [1, 2], "epochs": 3, "empty": {}})
-    assert flat == {"loss.gamma": "2.0", "loss.alpha": "None", "widths": "[1, 2]", "epochs": "3", "empty": "{}"}
+    assert flat == {
+        "loss.gamma": "2.0",
+        "loss.alpha": "None",
+        "widths": "[1, 2]",
+        "epochs": "3",
+        "empty": "{}",
+    }
 
 
 def test_tracker_logs_to_a_sqlite_store(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -38,7 +39,7 @@ class AstroCNN(nn.Module):
         super().__init__()
         channels = [in_channels, *widths]
         self.features = nn.Sequential(
-            *(ConvBlock(c_in, c_out, dropout) for c_in, c_out in zip(channels, channels[1:]))
+            *(ConvBlock(c_in, c_out, dropout) for c_in, c_out in itertools.pairwise(channels))
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Sequential(

@@ -1,0 +1,36 @@
+"""The model learns: AstroCNN on the synthetic default reaches val macro F1 >= 0.8.
+
+Budget (about 70 s on 2 CPU cores): 3,000 synthetic images at 32 px, 30 epochs. At 32 px an epoch
+takes about 2 s here; the same recipe at the default 64 px needs ~4x the time for a similar score.
+The hardest pairs are physical look-alikes (round vs in-between smooth, barred vs unbarred spirals).
+"""
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from astro.pipeline import run_training
+from tests.conftest import compose_train, store_overrides
+
+pytestmark = pytest.mark.slow
+
+
+def test_astro_cnn_learns_the_synthetic_data(tmp_path, store):
+    cfg = compose_train(
+        [
+            "image_size=32",
+            "epochs=30",
+            "batch_size=32",
+            "progress=false",
+            "data.source.num_images=3000",
+            f"paths.data_dir={tmp_path / 'data'}",
+            f"paths.output_dir={tmp_path / 'out'}",
+            *store_overrides(store),
+        ]
+    )
+    best_val_f1 = run_training(cfg)
+    client = MlflowClient(store["uri"])
+    (run,) = client.search_runs([client.get_experiment_by_name("astro").experiment_id])
+    test_f1 = run.data.metrics["test/macro_f1"]
+    print(f"best val macro F1 {best_val_f1:.4f}, test macro F1 {test_f1:.4f}")
+    assert best_val_f1 >= 0.8
+    assert test_f1 >= 0.75
