@@ -1,0 +1,136 @@
+"""The Galaxy10 DECaLS HDF5 schema: validation and chunked reading.
+
+The real file and the synthetic generator's output share this schema, so both go through this reader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from astro.errors import DataError
+
+CLASS_NAMES: tuple[str, ...] = (
+    "disturbed",
+    "merging",
+    "round_smooth",
+    "in_between_round_smooth",
+    "cigar_shaped_smooth",
+    "barred_spiral",
+    "unbarred_tight_spiral",
+    "unbarred_loose_spiral",
+    "edge_on_without_bulge",
+    "edge_on_with_bulge",
+)
+# Class counts of the published Galaxy10_DECals.h5 (17,736 images, max/min = 7.9).
+CLASS_COUNTS: tuple[int, ...] = (1081, 1853, 2645, 2027, 334, 2043, 1829, 2628, 1423, 1873)
+IMAGE_SHAPE = (256, 256, 3)
+# The checksum published with Galaxy10_DECals.h5 (henrysky/Galaxy10 README, astroNN's loader); `sha256:
+# published` in the data config checks against it.
+PUBLISHED_SHA256 = "19aefc477c41bb7f77ff07599a6b82a038dc042f889a111b0d4d98bb755c1571"
+METADATA_KEYS = ("ra", "dec", "redshift", "pxscale")
+
+
+@dataclass
+class Galaxy10H5:
+    """A validated Galaxy10-schema HDF5 file (`images` uint8 (N,H,W,3), `ans` labels 0-9)."""
+
+    path: str
+    sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        self.path = str(Path(self.path).expanduser())
+        self._num_images, self._image_shape = validate_h5(self.path)
+        if self.sha256:
+            verify_sha256(self.path, PUBLISHED_SHA256 if self.sha256 == "published" else self.sha256)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return CLASS_NAMES
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self._image_shape
+
+    def __len__(self) -> int:
+        return self._num_images
+
+    def fingerprint(self) -> str:
+        """Identity of the file content for cache keys: path, size and modification time."""
+        stat = Path(self.path).stat()
+        return f"{Path(self.path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+    def labels(self) -> np.ndarray:
+        with h5py.File(self.path, "r") as f:
+            return np.asarray(f["ans"][:], dtype=np.int64)
+
+    def iter_chunks(self, chunk_size: int = 256) -> Iterator[np.ndarray]:
+        """Yield uint8 (n,H,W,3) chunks in file order; peak memory stays at one chunk."""
+        with h5py.File(self.path, "r") as f:
+            images = f["images"]
+            for start in range(0, self._num_images, chunk_size):
+                stop = min(start + chunk_size, self._num_images)
+                try:
+                    chunk = images[start:stop]
+                except OSError as exc:
+                    raise DataError(
+                        f"{self.path}: cannot read images {start}-{stop - 1} "
+                        f"(file truncated or corrupt: {' '.join(str(exc).split())})"
+                    ) from None
+                yield chunk
+
+
+def validate_h5(path: str) -> tuple[int, tuple[int, int, int]]:
+    """Check the schema and return (N, image shape); every failure is one DataError sentence."""
+    file = Path(path)
+    if not file.exists():
+        raise DataError(f"{path}: file not found")
+    if not h5py.is_hdf5(path):
+        raise DataError(f"{path}: not an HDF5 file (expected Galaxy10_DECals.h5 format)")
+    try:
+        with h5py.File(path, "r") as f:
+            return _check_schema(path, f)
+    except OSError as exc:
+        reason = " ".join(str(exc).split())
+        raise DataError(f"{path}: cannot be read as HDF5 (truncated or corrupt: {reason})") from None
+
+
+def _check_schema(path: str, f: h5py.File) -> tuple[int, tuple[int, int, int]]:
+    for key in ("images", "ans"):
+        if key not in f:
+            raise DataError(f"{path}: missing dataset '{key}' (found: {sorted(f.keys())})")
+    images, ans = f["images"], f["ans"]
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise DataError(f"{path}: 'images' has shape {images.shape}, expected (N, H, W, 3)")
+    if images.dtype != np.uint8:
+        raise DataError(f"{path}: 'images' has dtype {images.dtype}, expected uint8")
+    n = images.shape[0]
+    if n == 0:
+        raise DataError(f"{path}: 'images' is empty (0 images)")
+    if ans.shape != (n,):
+        raise DataError(f"{path}: 'ans' has shape {ans.shape}, expected ({n},) to match 'images'")
+    for key in METADATA_KEYS:
+        if key in f and f[key].shape[0] != n:
+            raise DataError(f"{path}: '{key}' has {f[key].shape[0]} rows, 'images' has {n}")
+    labels = np.asarray(ans[:])
+    bad = (labels < 0) | (labels >= len(CLASS_NAMES)) | (labels != np.round(labels))
+    if bad.any():
+        raise DataError(
+            f"{path}: 'ans' has {int(bad.sum())} labels outside 0-9 "
+            f"(first: {labels[bad][0]} at index {int(np.flatnonzero(bad)[0])})"
+        )
+    return n, tuple(images.shape[1:])
+
+
+def verify_sha256(path: str, expected: str) -> None:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 24), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected.lower():
+        raise DataError(f"{path}: sha256 {digest.hexdigest()} does not match expected {expected}")

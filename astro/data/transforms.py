@@ -1,0 +1,61 @@
+"""Batched tensor transforms: resize once (cache, demo), dihedral augmentation and normalisation per batch.
+
+Everything works on whole uint8 batches so that the same code runs on CPU and GPU without per-image
+Python work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+RESIZE_METHODS = ("area", "bilinear", "bicubic", "nearest")
+
+
+def resize_batch(images: torch.Tensor, size: int, method: str = "bilinear") -> torch.Tensor:
+    """uint8 (N,H,W,3) -> uint8 (N,3,size,size); anti-aliased so downsampling does not alias noise."""
+    if method not in RESIZE_METHODS:
+        raise ValueError(f"resize method '{method}' is not one of {RESIZE_METHODS}")
+    x = images.permute(0, 3, 1, 2).float()
+    if x.shape[-2:] != (size, size):
+        antialias = method in ("bilinear", "bicubic")
+        x = F.interpolate(x, size=(size, size), mode=method, antialias=antialias)
+    return x.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def dihedral(x: torch.Tensor, view: int) -> torch.Tensor:
+    """One of the 8 symmetries of the square: view % 4 quarter turns, then a flip if view >= 4."""
+    x = torch.rot90(x, view % 4, dims=(-2, -1))
+    return torch.flip(x, dims=(-1,)) if view >= 4 else x
+
+
+class DihedralAugment:
+    """Random rotation by k*90 degrees and random flip per image: galaxies have no canonical orientation."""
+
+    def __init__(self, rotate: bool = True, flip: bool = True) -> None:
+        self.rotate, self.flip = rotate, flip
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        n = x.shape[0]
+        turns = torch.randint(0, 4 if self.rotate else 1, (n,), generator=generator)
+        flips = torch.randint(0, 2 if self.flip else 1, (n,), generator=generator)
+        views = (turns + 4 * flips).to(x.device)
+        out = torch.empty_like(x)
+        for view in views.unique().tolist():
+            mask = views == view
+            out[mask] = dihedral(x[mask], view)
+        return out
+
+
+class Normalize:
+    """uint8 batch -> float, standardised with the training split's per-channel statistics."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        mean, std = self.mean.to(x.device), self.std.to(x.device)
+        return (x.float() / 255.0 - mean) / std
