@@ -18,8 +18,8 @@ NOISY_LOGGERS = ("alembic", "mlflow", "matplotlib", "PIL", "urllib3", "h5py")
 
 
 def user_errors_as_one_line(fn: Callable[..., T]) -> Callable[..., T]:
-    """In a single run, print an AstroError as `error: ...` and exit 1; in a sweep, re-raise it so the
-    sweeper records a failed job and carries on."""
+    """In a single run, print an AstroError as `error: ...` and exit non-zero (1, or 128+signal for an
+    interruption); in a sweep, re-raise it so the sweeper records a failed job and carries on."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs) -> T:
@@ -31,11 +31,11 @@ def user_errors_as_one_line(fn: Callable[..., T]) -> Callable[..., T]:
             cause = user_error(exc)
             if cause is None:
                 raise
-            logging.getLogger("astro").error("%s", cause)
             if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+                logging.getLogger("astro").error("%s", cause)
                 raise
             print(f"error: {cause}", file=sys.stderr)
-            sys.exit(1)
+            sys.exit(getattr(cause, "exit_code", 1))
 
     return wrapper
 

@@ -34,6 +34,7 @@ class TrainSchema:
     tta: bool = False
     progress: bool = True
     run_name: str | None = None
+    resume: str | None = None
     model: Any = MISSING
     loss: Any = MISSING
     sampler: Any = MISSING
@@ -80,6 +81,16 @@ def validate(cfg: DictConfig) -> None:
         shares = [split.train, split.val, split.test]
         if min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-6 or split.train == 0:
             raise ConfigError(f"data.split fractions {shares} must be >= 0, sum to 1, train > 0")
+
+
+def check_class_count(cfg: DictConfig, num_classes: int) -> None:
+    """Per-class loss weights must match the data's classes; checked before the cache is built."""
+    for key in ("loss.alpha", "loss.weight"):
+        value = OmegaConf.select(cfg, key)
+        if OmegaConf.is_list(value) and len(value) != num_classes:
+            raise ConfigError(
+                f"{key} has {len(value)} values but data '{cfg.data.name}' has {num_classes} classes"
+            )
 
 
 def _check_image_size(cfg: DictConfig) -> None:

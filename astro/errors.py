@@ -15,3 +15,7 @@ class DataError(AstroError):
 
 class CheckpointError(AstroError):
     """A checkpoint is missing, truncated or incompatible."""
+
+
+class ImageError(AstroError):
+    """An uploaded file cannot be classified (not an image, too small, too large, unusable colour mode)."""

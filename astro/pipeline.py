@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import signal
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +15,25 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from astro.checkpointing import TopK, load_checkpoint, load_weights, save_checkpoint
-from astro.config import validate
+from astro.config import check_class_count, validate
 from astro.data.datamodule import GalaxyDataModule
 from astro.data.transforms import Normalize
+from astro.errors import ConfigError
 from astro.evaluation import dihedral_views, write_report
 from astro.metrics import quick_metrics
 from astro.plots import training_curves_png
+from astro.resume import capture_rng, config_hash, restore_rng, resume_checkpoint
 from astro.schedule import current_lr
 from astro.tracking import Tracker
-from astro.training import Trainer, predict, resolve_device, seed_everything
+from astro.training import (
+    EpochProgress,
+    GracefulStop,
+    Trainer,
+    TrainingInterrupted,
+    predict,
+    resolve_device,
+    seed_everything,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,31 +50,47 @@ def run_name(cfg: DictConfig) -> str:
 
 
 def run_training(cfg: DictConfig) -> float:
-    """Train, keep top-k checkpoints by val macro F1, evaluate the best on test; return the metric."""
+    """Train (or resume), keep top-k checkpoints by val macro F1, evaluate the best on test; return the
+    optimized metric for a sweeper."""
     validate(cfg)
     generator = seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
-    out = Path(cfg.paths.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-
     data: GalaxyDataModule = instantiate(cfg.data)
+    check_class_count(cfg, data.num_classes)
     model = instantiate(cfg.model, num_classes=data.num_classes)
     loss_fn = instantiate(cfg.loss, class_counts=data.class_counts("train").tolist())
     sampler = instantiate(cfg.sampler)(data.labels("train"), generator=generator)
     augment = instantiate(cfg.augment) if cfg.augment else None
     train_batches = data.train_batches(sampler, cfg.batch_size, device, augment, generator)
-    val_batches = data.eval_batches("val", cfg.eval_batch_size, device)
     optimizer = instantiate(cfg.schedule.optimizer)(model.parameters())
     schedule = instantiate(cfg.schedule.scheduler)(
         optimizer, steps_per_epoch=len(train_batches), epochs=cfg.epochs
     )
     trainer = Trainer(model, loss_fn, optimizer, schedule, device, cfg.grad_clip, cfg.progress)
 
-    tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
-    tracker.start(run_name(cfg), tags={"astro.data": data.name, "astro.device": str(device)})
+    out = Path(cfg.paths.output_dir)
+    tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root, out)
+    state = _resume_state(cfg, tracker)
+    if state is not None:
+        out = Path(state["output_dir"])
+        tracker.offline_dir = out
+        _restore(state, trainer, generator)
+        tracker.start(run_id=state["mlflow_run_id"])
+        log.info("Resuming %s after epoch %d in %s", state["mlflow_run_id"], state["epoch"], out)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        tags = {
+            "astro.data": data.name,
+            "astro.device": str(device),
+            "astro.config_hash": config_hash(cfg),
+            "astro.output_dir": str(out.resolve()),
+        }
+        tracker.start(run_name(cfg), tags=tags)
     try:
-        _log_setup(cfg, data, model, tracker, out)
-        history = _fit(cfg, data, trainer, train_batches, val_batches, tracker, out)
+        if state is None:
+            _log_setup(cfg, data, model, tracker, out)
+        fit = FitLoop(cfg, data, trainer, train_batches, tracker, out, generator)
+        history = fit.run(state)
         results = _test_best(cfg, data, trainer, tracker, out)
         training_curves_png(history, out / "training_curves.png")
         tracker.log_artifact(out / "training_curves.png", "plots")
@@ -72,7 +100,7 @@ def run_training(cfg: DictConfig) -> float:
         tracker.log_metrics({"best/val_macro_f1": best_val})
         (out / "results.json").write_text(json.dumps(results, indent=2))
         tracker.end("FINISHED")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, TrainingInterrupted):
         tracker.end("KILLED")
         raise
     except Exception as exc:
@@ -85,9 +113,30 @@ def run_training(cfg: DictConfig) -> float:
         results[cfg.optimized_metric],
         results["test/macro_f1"],
         out,
-        tracker.last_run_id,
+        tracker.last_run_id or f"offline, see {tracker.journal}",
     )
     return float(results[cfg.optimized_metric])
+
+
+def _resume_state(cfg: DictConfig, tracker: Tracker) -> dict | None:
+    if cfg.resume in (None, False, "", "never"):
+        return None
+    if tracker.client is None and cfg.resume == "auto":
+        raise ConfigError("resume=auto needs the MLflow store to find the run; pass resume=<run folder>")
+    path = resume_checkpoint(cfg, tracker.client, tracker.experiment_id)
+    if path is None:
+        return None
+    state = load_checkpoint(path)
+    if state.get("config_hash") != config_hash(cfg):
+        log.warning("resuming %s with a config that differs from the one it was started with", path)
+    return state
+
+
+def _restore(state: dict, trainer: Trainer, generator) -> None:
+    load_weights(trainer.model, state, state["output_dir"])
+    trainer.optimizer.load_state_dict(state["optimizer_state"])
+    trainer.schedule.scheduler.load_state_dict(state["scheduler_state"])
+    restore_rng(state["rng"], generator)
 
 
 def _log_setup(cfg, data: GalaxyDataModule, model, tracker: Tracker, out: Path) -> None:
@@ -116,63 +165,103 @@ def _log_setup(cfg, data: GalaxyDataModule, model, tracker: Tracker, out: Path) 
     log.info("Model %s: %d parameters", type(model).__name__, params)
 
 
-def _payload(cfg, data: GalaxyDataModule, trainer: Trainer, epoch: int, metrics: dict, run_id) -> dict:
-    return {
-        "mlflow_run_id": run_id,
-        "model_state": trainer.model.state_dict(),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "class_names": list(data.class_names),
-        "normalization": {"mean": data.mean, "std": data.std},
-        "image_size": int(cfg.image_size),
-        "epoch": epoch,
-        "metrics": metrics,
-        "data_name": data.name,
-    }
+class FitLoop:
+    """Epochs of training and validation with top-k checkpoints and a resumable last.pt."""
 
+    def __init__(self, cfg, data: GalaxyDataModule, trainer: Trainer, train_batches, tracker, out, generator):
+        self.cfg, self.data, self.trainer, self.train_batches = cfg, data, trainer, train_batches
+        self.tracker, self.out, self.generator = tracker, out, generator
+        self.val_batches = data.eval_batches("val", cfg.eval_batch_size, trainer.device)
+        self.checkpoints = TopK(out / "checkpoints", k=cfg.top_k)
+        self.history: list[dict[str, float]] = []
 
-def _fit(cfg, data, trainer: Trainer, train_batches, val_batches, tracker, out: Path) -> list[dict]:
-    checkpoints = TopK(out / "checkpoints", k=cfg.top_k)
-    history: list[dict[str, float]] = []
-    for epoch in range(1, cfg.epochs + 1):
-        train_loss = trainer.train_epoch(train_batches, epoch)
-        probs, labels, val_loss = trainer.predict(val_batches)
-        val = quick_metrics(labels, probs, data.num_classes)
+    def run(self, state: dict | None) -> list[dict]:
+        first, partial = 1, None
+        if state is not None:
+            first, partial = state["epoch"] + 1, state.get("partial")
+            self.history = state["history"]
+            self.checkpoints.entries = [tuple(e) for e in state["top_k"]]
+        with GracefulStop() as stop:
+            for epoch in range(first, self.cfg.epochs + 1):
+                if partial is not None and partial["epoch"] == epoch:
+                    plan, start = partial["plan"], EpochProgress(**partial["progress"])
+                else:
+                    plan, start = self.train_batches.plan(), None
+                progress = self.trainer.train_epoch(self.train_batches, plan, epoch, start, stop)
+                if progress.stopped:
+                    self._save_last(epoch - 1, {"epoch": epoch, "plan": plan, "progress": asdict(progress)})
+                    self._interrupted(stop, epoch, progress.steps)
+                self._end_epoch(epoch, progress.mean_loss)
+                if stop.requested:
+                    self._interrupted(stop, epoch + 1, 0)
+        shutil.copy2(self.checkpoints.best, self.out / "checkpoints" / "best.pt")
+        self.tracker.log_artifact(self.out / "checkpoints" / "best.pt", "checkpoints")
+        return self.history
+
+    def _end_epoch(self, epoch: int, train_loss: float) -> None:
+        probs, labels, val_loss = self.trainer.predict(self.val_batches)
+        val = quick_metrics(labels, probs, self.data.num_classes)
         row = {
             "epoch": epoch,
             "train/loss": train_loss,
             "val/loss": val_loss,
             "val/macro_f1": val["macro_f1"],
             "val/accuracy": val["accuracy"],
-            "lr": current_lr(trainer.optimizer),
+            "lr": current_lr(self.trainer.optimizer),
         }
-        history.append(row)
-        tracker.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
-        trainer.schedule.after_epoch(row)
-        payload = _payload(cfg, data, trainer, epoch, row, tracker.run_id)
-        checkpoints.update(val["macro_f1"], epoch, payload)
-        save_checkpoint(
-            out / "checkpoints" / "last.pt",
-            {
-                **payload,
-                "optimizer_state": trainer.optimizer.state_dict(),
-                "scheduler_state": trainer.schedule.scheduler.state_dict(),
-                "top_k": checkpoints.entries,
-                "history": history,
-            },
-        )
+        self.history.append(row)
+        self.tracker.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+        self.trainer.schedule.after_epoch(row)
+        self.checkpoints.update(val["macro_f1"], epoch, self._payload(epoch, row))
+        self._save_last(epoch, None)
         log.info(
             "epoch %d/%d  train/loss %.4f  val/loss %.4f  val/macro_f1 %.4f  val/accuracy %.4f  lr %.2e",
             epoch,
-            cfg.epochs,
+            self.cfg.epochs,
             train_loss,
             val_loss,
             val["macro_f1"],
             val["accuracy"],
             row["lr"],
         )
-    shutil.copy2(checkpoints.best, out / "checkpoints" / "best.pt")
-    tracker.log_artifact(out / "checkpoints" / "best.pt", "checkpoints")
-    return history
+
+    def _payload(self, epoch: int, metrics: dict) -> dict:
+        return {
+            "mlflow_run_id": self.tracker.run_id,
+            "model_state": self.trainer.model.state_dict(),
+            "config": OmegaConf.to_container(self.cfg, resolve=True),
+            "class_names": list(self.data.class_names),
+            "normalization": {"mean": self.data.mean, "std": self.data.std},
+            "image_size": int(self.cfg.image_size),
+            "epoch": epoch,
+            "metrics": metrics,
+            "data_name": self.data.name,
+        }
+
+    def _save_last(self, epoch: int, partial: dict | None) -> None:
+        """Everything a resume needs: optimizer, scheduler, RNG states, history, top-k, a partial epoch."""
+        save_checkpoint(
+            self.out / "checkpoints" / "last.pt",
+            {
+                **self._payload(epoch, self.history[-1] if self.history else {}),
+                "optimizer_state": self.trainer.optimizer.state_dict(),
+                "scheduler_state": self.trainer.schedule.scheduler.state_dict(),
+                "rng": capture_rng(self.generator),
+                "history": self.history,
+                "top_k": self.checkpoints.entries,
+                "partial": partial,
+                "output_dir": str(self.out.resolve()),
+                "config_hash": config_hash(self.cfg),
+            },
+        )
+
+    def _interrupted(self, stop: GracefulStop, epoch: int, step: int) -> None:
+        name = signal.Signals(stop.signal).name
+        raise TrainingInterrupted(
+            f"stopped by {name} at epoch {epoch}, step {step}; state saved to "
+            f"{self.out / 'checkpoints' / 'last.pt'}; continue with the same command plus resume=auto",
+            exit_code=128 + int(stop.signal),
+        )
 
 
 def _test_best(cfg, data, trainer: Trainer, tracker: Tracker, out: Path) -> dict[str, Any]:

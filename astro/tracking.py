@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import os
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,11 @@ from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
 PARAM_VALUE_LIMIT = 6000
+OFFLINE_JOURNAL = "mlflow_offline.jsonl"
+# Set by astro.sweeps for each job of a multirun: the parent run to nest under, and the job's tags (JSON).
+PARENT_RUN_ENV = "ASTRO_PARENT_RUN_ID"
+RUN_TAGS_ENV = "ASTRO_RUN_TAGS"
+DEFAULT_URI = f"sqlite:///{Path(__file__).resolve().parents[1] / 'mlflow.db'}"
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -47,40 +55,184 @@ def configure(tracking_uri: str, experiment: str, artifact_root: str | None = No
 
 
 class Tracker:
-    """The active MLflow run of a job."""
+    """The MLflow run of a job, resilient to the store going away.
 
-    def __init__(self, tracking_uri: str, experiment: str, artifact_root: str | None = None) -> None:
-        self.experiment_id = configure(tracking_uri, experiment, artifact_root)
+    If the store cannot be reached (at start or mid-run), training carries on: a single warning is
+    logged and every later call is appended to `mlflow_offline.jsonl` in the run's folder, which
+    `python -m astro.tracking sync RUN_DIR` replays into a store once it is back.
+    """
+
+    def __init__(
+        self, tracking_uri: str, experiment: str, artifact_root: str | None = None, offline_dir=None
+    ) -> None:
+        self.tracking_uri, self.experiment = tracking_uri, experiment
+        self.offline_dir = Path(offline_dir) if offline_dir else Path.cwd()
         self.run: mlflow.ActiveRun | None = None
         self.last_run_id: str | None = None
+        self.offline = False
+        self.experiment_id: str | None = None
+        self.client: MlflowClient | None = None
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+        try:
+            _probe(tracking_uri)
+            self.experiment_id = configure(tracking_uri, experiment, artifact_root)
+            self.client = MlflowClient(tracking_uri)
+        except Exception as exc:
+            self._go_offline(exc)
 
     @property
     def run_id(self) -> str | None:
         return self.run.info.run_id if self.run else None
 
-    def start(self, run_name: str | None = None, tags: dict[str, str] | None = None) -> str:
-        # Tests and sweeps run jobs back to back in one process: never inherit a stale env run id.
+    @property
+    def journal(self) -> Path:
+        return self.offline_dir / OFFLINE_JOURNAL
+
+    def start(
+        self, run_name: str | None = None, tags: dict[str, str] | None = None, run_id: str | None = None
+    ) -> str | None:
+        """Start a run, or continue `run_id` (a resumed job keeps its MLflow run)."""
+        # Tests and sweeps run jobs back to back in one process: never inherit a stale env run id
+        # (MLflow would also continue that run instead of nesting under parent_run_id).
         os.environ.pop("MLFLOW_RUN_ID", None)
-        self.run = mlflow.start_run(run_name=run_name, tags=tags or {})
-        self.last_run_id = self.run.info.run_id
+        tags = {**json.loads(os.environ.get(RUN_TAGS_ENV, "{}")), **(tags or {})}
+        parent = os.environ.get(PARENT_RUN_ENV) or None
+        self._record("start", run_name=run_name, tags=tags, experiment=self.experiment)
+        if not self.offline:
+            try:
+                self.run = mlflow.start_run(
+                    run_id=run_id,
+                    run_name=None if run_id else run_name,
+                    tags=tags,
+                    parent_run_id=None if run_id else parent,
+                )
+                self.last_run_id = self.run.info.run_id
+            except Exception as exc:
+                self._go_offline(exc)
         return self.last_run_id
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        mlflow.log_params(flatten(params))
+        flat = flatten(params)
+        self._call("params", lambda: mlflow.log_params(flat), params=flat)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+        values = {k: float(v) for k, v in metrics.items()}
+        self._call("metrics", lambda: mlflow.log_metrics(values, step=step), metrics=values, step=step)
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        mlflow.log_artifact(str(path), artifact_path)
+        self._call(
+            "artifact",
+            lambda: mlflow.log_artifact(str(path), artifact_path),
+            path=str(Path(path).resolve()),
+            artifact_path=artifact_path,
+        )
 
     def log_artifacts(self, directory: str | Path, artifact_path: str | None = None) -> None:
-        mlflow.log_artifacts(str(directory), artifact_path)
+        self._call(
+            "artifacts",
+            lambda: mlflow.log_artifacts(str(directory), artifact_path),
+            path=str(Path(directory).resolve()),
+            artifact_path=artifact_path,
+        )
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
-        mlflow.set_tags(dict(tags))
+        self._call("tags", lambda: mlflow.set_tags(dict(tags)), tags=dict(tags))
 
     def end(self, status: str = "FINISHED") -> None:
+        self._record("end", status=status)
         if self.run is not None:
-            mlflow.end_run(status)
+            self._call("end", lambda: mlflow.end_run(status), status=status, journal=False)
             self.run = None
+
+    def _call(self, op: str, fn, journal: bool = True, **record: Any) -> None:
+        if not self.offline:
+            try:
+                fn()
+                return
+            except Exception as exc:
+                self._go_offline(exc)
+        if journal:
+            self._record(op, **record)
+
+    def _record(self, op: str, **record: Any) -> None:
+        """Append to the offline journal (only once offline; the start record is kept for replay)."""
+        if op == "start":
+            self._start_record = {"op": op, **record}
+            return
+        if not self.offline:
+            return
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.journal, "a") as fh:
+            if fh.tell() == 0:
+                fh.write(json.dumps(getattr(self, "_start_record", {"op": "start"})) + "\n")
+            fh.write(json.dumps({"op": op, **record}, default=str) + "\n")
+
+    def _go_offline(self, exc: Exception) -> None:
+        if not self.offline:
+            log.warning(
+                "MLflow store %s unreachable (%s: %s); training continues, tracking goes to %s "
+                "(replay later: python -m astro.tracking sync %s)",
+                self.tracking_uri,
+                type(exc).__name__,
+                str(exc).splitlines()[0][:200],
+                self.journal,
+                self.offline_dir,
+            )
+        self.offline = True
+        self.run = None
+
+
+def _probe(uri: str) -> None:
+    """Fail fast for an HTTP store that does not answer, instead of MLflow's long retry loop."""
+    if uri.startswith(("http://", "https://")):
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5):
+            pass
+
+
+def sync(run_dir: str | Path, tracking_uri: str | None = None) -> str:
+    """Replay a run folder's offline journal into a store as a new run; return its id."""
+    journal = Path(run_dir) / OFFLINE_JOURNAL
+    if not journal.is_file():
+        raise FileNotFoundError(f"{journal}: no offline journal in this run folder")
+    records = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+    start = records[0]
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    configure(uri, start.get("experiment") or "astro")
+    status = "FINISHED"
+    with mlflow.start_run(run_name=start.get("run_name"), tags=start.get("tags") or {}) as run:
+        for rec in records[1:]:
+            if rec["op"] == "params":
+                mlflow.log_params(rec["params"])
+            elif rec["op"] == "metrics":
+                mlflow.log_metrics(rec["metrics"], step=rec.get("step"))
+            elif rec["op"] == "tags":
+                mlflow.set_tags(rec["tags"])
+            elif rec["op"] == "artifact" and Path(rec["path"]).exists():
+                mlflow.log_artifact(rec["path"], rec.get("artifact_path"))
+            elif rec["op"] == "artifacts" and Path(rec["path"]).exists():
+                mlflow.log_artifacts(rec["path"], rec.get("artifact_path"))
+            elif rec["op"] == "end":
+                status = rec["status"]
+        mlflow.set_tag("astro.synced_from", str(journal))
+    MlflowClient(uri).set_terminated(run.info.run_id, status)
+    journal.rename(journal.with_suffix(".synced"))
+    return run.info.run_id
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m astro.tracking", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    replay = sub.add_parser("sync", help="replay a run folder's offline journal into an MLflow store")
+    replay.add_argument("run_dir")
+    replay.add_argument("--tracking-uri", default=None)
+    args = parser.parse_args(argv)
+    try:
+        run_id = sync(args.run_dir, args.tracking_uri)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"synced {args.run_dir} -> MLflow run {run_id}")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 import math
 import random
+import signal
+import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from astro.data.datamodule import Batches
 from astro.errors import AstroError
 from astro.schedule import LRSchedule
 
@@ -36,6 +40,56 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+class TrainingInterrupted(AstroError):
+    """SIGINT/SIGTERM stopped training after a finished step; last.pt holds the state to resume."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class GracefulStop:
+    """SIGINT/SIGTERM set a flag that the loop checks after each step; a second signal stops at once."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> GracefulStop:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signum
+        log.warning("%s received: stopping after this step (again to stop now)", signal.Signals(signum).name)
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+
+@dataclass
+class EpochProgress:
+    """How far an epoch got: a stopped epoch resumes at `steps` with the running loss sums."""
+
+    steps: int = 0
+    loss_sum: float = 0.0
+    seen: int = 0
+    stopped: bool = False
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / max(self.seen, 1)
+
+
 class Trainer:
     """Optimises a model on batches; keeps running sums on the device and syncs once per epoch."""
 
@@ -53,16 +107,28 @@ class Trainer:
         self.schedule, self.device = schedule, device
         self.grad_clip, self.progress = grad_clip, progress
 
-    def train_epoch(self, batches: Iterable, epoch: int) -> float:
+    def train_epoch(
+        self,
+        batches: Batches,
+        plan: list[list[int]],
+        epoch: int,
+        start: EpochProgress | None = None,
+        stop: GracefulStop | None = None,
+    ) -> EpochProgress:
+        """Run the plan's batches from `start.steps`; return early (stopped) after a step if asked."""
         self.model.train()
-        total = torch.zeros((), device=self.device)
-        seen = 0
-        bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not self.progress)
-        for step, (x, y) in enumerate(bar):
+        done = start or EpochProgress()
+        total = torch.tensor(done.loss_sum, device=self.device)
+        seen, steps = done.seen, done.steps
+        remaining = batches.iterate(plan[steps:])
+        bar = tqdm(
+            remaining, desc=f"epoch {epoch}", total=len(plan) - steps, leave=False, disable=not self.progress
+        )
+        for x, y in bar:
             loss = self.loss_fn(self.model(x), y)
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(
-                    f"loss became {loss.item()} at epoch {epoch}, step {step}: lower the learning "
+                    f"loss became {loss.item()} at epoch {epoch}, step {steps}: lower the learning "
                     "rate (schedule.optimizer.lr) or the focal gamma (loss.gamma), or set grad_clip"
                 )
             self.optimizer.zero_grad(set_to_none=True)
@@ -73,7 +139,10 @@ class Trainer:
             self.schedule.after_batch()
             total += loss.detach() * len(y)
             seen += len(y)
-        return float(total.item()) / max(seen, 1)
+            steps += 1
+            if stop is not None and stop.requested and steps < len(plan):
+                return EpochProgress(steps, float(total.item()), seen, stopped=True)
+        return EpochProgress(steps, float(total.item()), seen)
 
     def predict(
         self, batches: Iterable, views: Callable[[torch.Tensor], list[torch.Tensor]] | None = None

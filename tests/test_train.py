@@ -133,7 +133,7 @@ def test_run_training_returns_the_optimized_metric(data_dir, tmp_path, store):
         ),
         (
             ["loss.alpha=[1.0,2.0]"],
-            "error: loss alpha/weight list has 2 values but the data has 10",
+            "error: loss.alpha has 2 values but data 'synthetic' has 10 classes",
         ),
     ],
 )
@@ -144,6 +144,20 @@ def test_user_mistakes_are_one_line(data_dir, tmp_path, store, args, message):
     result = run_script("train.py", *base, *args)
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("arg", "expected"),
+    [
+        ("loss=focall", ["Could not find 'loss/focall'", "cross_entropy", "focal"]),
+        ("epoch=3", ["Key 'epoch' not in 'TrainSchema'"]),
+        ("epochs=many", ["'many'", "epochs"]),
+    ],
+)
+def test_compose_errors_name_the_key_and_the_choices(arg, expected, tmp_path):
+    result = run_script("train.py", arg, f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert all(text in result.stderr for text in expected)
 
 
 def test_evaluate_with_a_missing_checkpoint_is_one_line(tmp_path):
