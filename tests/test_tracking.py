@@ -28,3 +28,28 @@ def test_tracker_logs_to_a_sqlite_store(tmp_path):
     assert run.info.status == "FINISHED" and run.data.tags["k"] == "v"
     assert (tmp_path / "art" / "exp").exists()
     assert [f.path for f in MlflowClient(uri).list_artifacts(run_id, "notes")] == ["notes/note.txt"]
+
+
+def test_a_store_that_fails_mid_run_switches_to_the_journal_once(tmp_path, monkeypatch, caplog):
+    import json
+
+    import mlflow
+
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "exp", str(tmp_path / "art"), tmp_path / "run")
+    tracker.start("r")
+    tracker.log_metrics({"val/macro_f1": 0.1}, step=1)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("store went away")
+
+    monkeypatch.setattr(mlflow, "log_metrics", down)
+    monkeypatch.setattr(mlflow, "set_tags", down)
+    with caplog.at_level("WARNING", logger="astro.tracking"):
+        tracker.log_metrics({"val/macro_f1": 0.2}, step=2)
+        tracker.log_metrics({"val/macro_f1": 0.3}, step=3)
+        tracker.set_tags({"k": "v"})
+    tracker.end("FINISHED")
+    assert sum("unreachable" in r.message for r in caplog.records) == 1
+    records = [json.loads(line) for line in (tmp_path / "run" / "mlflow_offline.jsonl").read_text().splitlines()]
+    assert [r["op"] for r in records] == ["start", "metrics", "metrics", "tags", "end"]
+    assert [r["step"] for r in records if r["op"] == "metrics"] == [2, 3]
