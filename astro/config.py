@@ -35,6 +35,10 @@ class TrainSchema:
     progress: bool = True
     run_name: str | None = None
     resume: str | None = None
+    channels_last: bool = True
+    amp: Any = "auto"
+    compile: bool = False
+    data_on_device: Any = "auto"
     model: Any = MISSING
     loss: Any = MISSING
     sampler: Any = MISSING
@@ -69,6 +73,9 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"optimized_metric='{cfg.optimized_metric}' must be one of {METRICS}")
     if cfg.device not in ("auto", "cpu") and not str(cfg.device).startswith("cuda"):
         raise ConfigError(f"device='{cfg.device}' must be auto, cpu or cuda[:N]")
+    for key in ("amp", "data_on_device"):
+        if cfg[key] not in ("auto", True, False):
+            raise ConfigError(f"{key}={cfg[key]} must be auto, true or false")
     gamma = OmegaConf.select(cfg, "loss.gamma")
     if gamma is not None and gamma < 0:
         raise ConfigError(f"loss.gamma={gamma} must be >= 0 (0 is plain cross-entropy)")

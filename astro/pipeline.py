@@ -28,6 +28,7 @@ from astro.tracking import Tracker
 from astro.training import (
     EpochProgress,
     GracefulStop,
+    Performance,
     Trainer,
     TrainingInterrupted,
     predict,
@@ -66,7 +67,10 @@ def run_training(cfg: DictConfig) -> float:
     schedule = instantiate(cfg.schedule.scheduler)(
         optimizer, steps_per_epoch=len(train_batches), epochs=cfg.epochs
     )
-    trainer = Trainer(model, loss_fn, optimizer, schedule, device, cfg.grad_clip, cfg.progress)
+    perf = Performance.resolve(cfg.channels_last, cfg.amp, cfg.compile, device)
+    if cfg.data_on_device is True or (cfg.data_on_device == "auto" and device.type == "cuda"):
+        data.keep_on(device)
+    trainer = Trainer(model, loss_fn, optimizer, schedule, device, cfg.grad_clip, cfg.progress, perf)
 
     out = Path(cfg.paths.output_dir)
     tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root, out)

@@ -41,10 +41,10 @@ class DihedralAugment:
         n = x.shape[0]
         turns = torch.randint(0, 4 if self.rotate else 1, (n,), generator=generator)
         flips = torch.randint(0, 2 if self.flip else 1, (n,), generator=generator)
-        views = (turns + 4 * flips).to(x.device)
+        views = turns + 4 * flips  # drawn and grouped on the CPU: no device-to-host sync per batch
         out = torch.empty_like(x)
         for view in views.unique().tolist():
-            mask = views == view
+            mask = (views == view).to(x.device, non_blocking=True)
             out[mask] = dihedral(x[mask], view)
         return out
 
