@@ -152,18 +152,10 @@ class Trainer:
         )
         first_bad = torch.zeros((), dtype=torch.long, device=self.device)
         for x, y in bar:
-            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.perf.amp):
-                logits = self.forward(x.contiguous(memory_format=self.perf.memory_format))
-            loss = self.loss_fn(logits, y)
+            loss = self.train_step(x, y)
             # Record the first non-finite step on the device; look at it only every check_every steps.
             first_bad = torch.where((first_bad == 0) & ~torch.isfinite(loss), steps + 1, first_bad)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.grad_clip:
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-            self.optimizer.step()
-            self.schedule.after_batch()
-            total += loss.detach() * len(y)
+            total += loss * len(y)
             seen += len(y)
             steps += 1
             if steps % self.check_every == 0 or steps == len(plan):
@@ -172,6 +164,19 @@ class Trainer:
                 _raise_if_non_finite(first_bad, epoch)
                 return EpochProgress(steps, float(total.item()), seen, stopped=True)
         return EpochProgress(steps, float(total.item()), seen)
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One optimisation step; returns the detached loss without syncing with the device."""
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.perf.amp):
+            logits = self.forward(x.contiguous(memory_format=self.perf.memory_format))
+        loss = self.loss_fn(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.grad_clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.optimizer.step()
+        self.schedule.after_batch()
+        return loss.detach()
 
     def predict(
         self, batches: Iterable, views: Callable[[torch.Tensor], list[torch.Tensor]] | None = None

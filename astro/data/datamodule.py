@@ -125,9 +125,18 @@ class GalaxyDataModule:
         if split not in self._tensors:
             index = self.splits[split] if split != "all" else np.arange(len(self.cache.labels))
             images = torch.from_numpy(np.ascontiguousarray(self.cache.images[index]))
+            # Batches inherit this layout: channels_last is what the convolutions want on CPU and GPU.
+            images = images.contiguous(memory_format=torch.channels_last)
             labels = torch.from_numpy(self.cache.labels[index].astype(np.int64))
             self._tensors[split] = (images, labels)
         return self._tensors[split]
+
+    def keep_on(self, device: torch.device) -> None:
+        """Hold every split's uint8 tensors on `device`, so a GPU never waits for host copies
+        (12.4k training images at 3x128x128 are 0.6 GB)."""
+        for split in SPLITS:
+            images, labels = self.tensors(split)
+            self._tensors[split] = (images.to(device), labels.to(device))
 
     def normalize(self) -> Normalize:
         return Normalize(self.mean, self.std)
@@ -154,14 +163,15 @@ class GalaxyDataModule:
         sampler = BatchSampler(SequentialSampler(range(len(labels))), batch_size, False)
         return Batches(images, labels, sampler, self.normalize(), device)
 
-    def _channel_stats(self, index: np.ndarray, chunk: int = 1024) -> tuple[list[float], list[float]]:
-        total = np.zeros(3)
-        squares = np.zeros(3)
+    def _channel_stats(self, index: np.ndarray, chunk: int = 256) -> tuple[list[float], list[float]]:
+        """Exact integer sums over uint8 chunks: no float64 copy of the split, so memory stays small."""
+        total = np.zeros(3, np.int64)
+        squares = np.zeros(3, np.int64)
         for start in range(0, len(index), chunk):
-            block = self.cache.images[index[start : start + chunk]].astype(np.float64) / 255.0
-            total += block.sum(axis=(0, 2, 3))
-            squares += (block**2).sum(axis=(0, 2, 3))
+            block = self.cache.images[index[start : start + chunk]]
+            total += block.sum(axis=(0, 2, 3), dtype=np.int64)
+            squares += np.square(block, dtype=np.uint32).sum(axis=(0, 2, 3), dtype=np.int64)
         pixels = len(index) * self.image_size**2
-        mean = total / pixels
-        std = np.sqrt(np.maximum(squares / pixels - mean**2, 1e-12))
+        mean = total / pixels / 255.0
+        std = np.sqrt(np.maximum(squares / pixels / 255.0**2 - mean**2, 1e-12))
         return mean.round(6).tolist(), std.round(6).tolist()

@@ -50,12 +50,15 @@ class DihedralAugment:
 
 
 class Normalize:
-    """uint8 batch -> float, standardised with the training split's per-channel statistics."""
+    """uint8 batch -> float, standardised with the training split's per-channel statistics.
+
+    One fused multiply-add (x * 1/(255 std) - mean/std) keeps the input's memory layout and makes a
+    single float temporary."""
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+        mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+        std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+        self.scale, self.shift = 1.0 / (255.0 * std_t), -mean_t / std_t
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        mean, std = self.mean.to(x.device), self.std.to(x.device)
-        return (x.float() / 255.0 - mean) / std
+        return torch.addcmul(self.shift.to(x.device), x.float(), self.scale.to(x.device))

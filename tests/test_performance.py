@@ -1,0 +1,77 @@
+"""The speed switches, exercised on CPU (CI has no GPU), and the benchmarks at toy size."""
+
+import numpy as np
+import pytest
+import torch
+
+from astro.bench import bench_inference, bench_train
+from astro.data.datamodule import GalaxyDataModule
+from astro.data.galaxy10 import Galaxy10H5
+from astro.data.transforms import DihedralAugment
+from astro.losses import FocalLoss
+from astro.models.astro_cnn import AstroCNN
+from astro.samplers import weighted
+from astro.schedule import warmup_cosine
+from astro.training import Performance, Trainer
+
+
+def test_amp_auto_means_bf16_on_cuda_only():
+    assert not Performance.resolve(True, "auto", False, torch.device("cpu")).amp
+    assert Performance.resolve(True, "auto", False, torch.device("cuda")).amp
+    assert (
+        Performance.resolve(False, True, False, torch.device("cpu")).memory_format == torch.contiguous_format
+    )
+
+
+def trainer(perf: Performance) -> Trainer:
+    torch.manual_seed(0)
+    model = AstroCNN()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    return Trainer(model, FocalLoss(), opt, warmup_cosine(opt, 10, 1), torch.device("cpu"), perf=perf)
+
+
+def test_bf16_autocast_step_runs_and_stays_close_to_fp32():
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    fp32 = trainer(Performance(amp=False)).train_step(x, y)
+    bf16 = trainer(Performance(amp=True)).train_step(x, y)
+    assert bf16.dtype == torch.float32 and torch.isfinite(bf16)
+    assert abs(float(bf16) - float(fp32)) < 0.05 * float(fp32)
+
+
+def test_channels_last_model_and_batches(data_dir, tmp_path):
+    t = trainer(Performance(channels_last=True))
+    conv = t.model.features[0][0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    source = Galaxy10H5(str(data_dir / "synthetic" / "galaxy10_synthetic_n300_seed0.h5"))
+    data = GalaxyDataModule(source, 32, str(tmp_path))
+    data.keep_on(torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+    x, _ = next(
+        iter(
+            data.train_batches(
+                weighted(data.labels("train"), gen), 16, torch.device("cpu"), DihedralAugment(), gen
+            )
+        )
+    )
+    assert x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_compile_wraps_the_model_but_checkpoints_use_the_plain_module():
+    t = trainer(Performance(compile=True))
+    assert t.forward is not t.model and not any(k.startswith("_orig_mod") for k in t.model.state_dict())
+
+
+@pytest.mark.slow
+def test_train_benchmark_runs_all_three_variants():
+    result = bench_train(images=60, image_size=32, batch_size=8, steps=2, rounds=1, workers=0)
+    rates = result["images_per_s"]
+    assert set(rates) == {"a_naive_png_pil_dataloader", "b_framework", "c_pure_compute"}
+    assert all(np.isfinite(v) and v > 0 for v in rates.values())
+    assert result["b_over_c"] == pytest.approx(rates["b_framework"] / rates["c_pure_compute"])
+
+
+@pytest.mark.slow
+def test_inference_benchmark_reports_percentiles():
+    result = bench_inference(None, image_size=32, repeats=5)
+    for key in ("no_tta", "tta_8_views"):
+        assert 0 < result["latency"][key]["p50_ms"] <= result["latency"][key]["p95_ms"]
