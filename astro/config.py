@@ -39,6 +39,7 @@ class TrainSchema:
     amp: Any = "auto"
     compile: bool = False
     data_on_device: Any = "auto"
+    logit_adjustment: float = 0.0
     model: Any = MISSING
     loss: Any = MISSING
     sampler: Any = MISSING

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from astro.calibration import calibration_section, softmax
 from astro.data.transforms import dihedral
-from astro.metrics import ClassificationReport, classification_report
+from astro.metrics import ClassificationReport, bootstrap_intervals, classification_report
 from astro.plots import confusion_matrix_png, pr_curves_png, roc_curves_png
 
 
@@ -26,11 +27,19 @@ def write_report(
     out_dir: str | Path,
     title: str,
     context: dict[str, str] | None = None,
+    temperature: float | None = None,
 ) -> ClassificationReport:
     """Compute the report with scikit-learn and write report.md, metrics.json, per_class.csv, PNGs."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = classification_report(labels, probs, class_names)
+    low_high = bootstrap_intervals(labels, probs, len(class_names))
+    for name, (low, high) in low_high.items():
+        report.extra[f"{name}_ci_low"], report.extra[f"{name}_ci_high"] = low, high
+    if temperature is not None:
+        calibrated = softmax(np.log(np.clip(probs, 1e-12, 1.0)), temperature)
+        report.extra["temperature"] = temperature
+        report.extra.update(calibration_section(probs, calibrated, labels, out / "reliability.png"))
     np.savez_compressed(out / "predictions.npz", labels=labels, probs=probs)
     with open(out / "per_class.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(report.per_class[0]))
@@ -40,6 +49,7 @@ def write_report(
         "accuracy": report.accuracy,
         "macro_f1": report.macro_f1,
         "macro_auc": report.macro_auc,
+        **report.extra,
         "num_images": len(labels),
         "per_class": report.per_class,
         "confusion": report.confusion.tolist(),
@@ -61,9 +71,17 @@ def markdown(report: ClassificationReport, title: str, n: int, context: dict[str
         "",
         "| metric | value |",
         "|---|---|",
-        f"| macro F1 | {report.macro_f1:.4f} |",
+        f"| macro F1 | {report.macro_f1:.4f} ({_ci(report, 'macro_f1')}) |",
         f"| macro ROC-AUC | {report.macro_auc:.4f} |",
-        f"| accuracy | {report.accuracy:.4f} |",
+        f"| accuracy | {report.accuracy:.4f} ({_ci(report, 'accuracy')}) |",
+    ]
+    if "ece" in report.extra:
+        lines += [
+            f"| expected calibration error | {report.extra['ece']:.4f} |",
+            f"| ECE after temperature scaling (T = {report.extra['temperature']:.3f}, fitted on val) "
+            f"| {report.extra['ece_calibrated']:.4f} |",
+        ]
+    lines += [
         "",
         "| class | precision | recall | F1 | ROC-AUC | support |",
         "|---|---|---|---|---|---|",
@@ -75,4 +93,11 @@ def markdown(report: ClassificationReport, title: str, n: int, context: dict[str
         )
     lines += ["", "![confusion matrix](confusion_matrix.png)", "", "![ROC](roc_curves.png)"]
     lines += ["", "![PR](pr_curves.png)", ""]
+    if "ece" in report.extra:
+        lines += ["![reliability diagram](reliability.png)", ""]
     return "\n".join(lines)
+
+
+def _ci(report: ClassificationReport, name: str) -> str:
+    low, high = report.extra[f"{name}_ci_low"], report.extra[f"{name}_ci_high"]
+    return f"95% bootstrap CI {low:.4f}-{high:.4f}"

@@ -13,18 +13,29 @@ from astro.errors import ConfigError
 WeightSpec = str | Sequence[float] | None
 
 
-def class_weights(spec: WeightSpec, class_counts: Sequence[int] | None) -> torch.Tensor | None:
-    """Resolve a weight spec: None, "inverse_frequency" (mean 1) or an explicit per-class list."""
+WEIGHT_SCHEMES = ("inverse_frequency", "effective_number")
+
+
+def class_weights(
+    spec: WeightSpec, class_counts: Sequence[int] | None, beta: float = 0.999
+) -> torch.Tensor | None:
+    """Resolve a weight spec to per-class weights with mean 1: None, "inverse_frequency",
+    "effective_number" (class-balanced, Cui et al. 2019: (1 - beta) / (1 - beta^n)), or a list."""
     if spec is None:
         return None
     if isinstance(spec, str):
-        if spec != "inverse_frequency":
-            raise ConfigError(f"loss alpha/weight '{spec}' must be null, 'inverse_frequency' or a list")
+        if spec not in WEIGHT_SCHEMES:
+            raise ConfigError(f"loss alpha/weight '{spec}' must be null, a list, or one of {WEIGHT_SCHEMES}")
         if class_counts is None:
-            raise ConfigError("loss alpha 'inverse_frequency' needs the training class counts")
-        counts = torch.as_tensor(class_counts, dtype=torch.float32).clamp_min(1.0)
-        weights = counts.sum() / (len(counts) * counts)
-        return weights / weights.mean()
+            raise ConfigError(f"loss alpha '{spec}' needs the training class counts")
+        counts = torch.as_tensor(class_counts, dtype=torch.float64).clamp_min(1.0)
+        if spec == "inverse_frequency":
+            weights = counts.sum() / (len(counts) * counts)
+        else:
+            if not 0.0 <= beta < 1.0:
+                raise ConfigError(f"loss.beta={beta} must be in [0, 1)")
+            weights = (1.0 - beta) / (1.0 - beta**counts)
+        return (weights / weights.mean()).float()
     weights = torch.as_tensor(list(spec), dtype=torch.float32)
     if class_counts is not None and len(weights) != len(class_counts):
         raise ConfigError(
@@ -45,6 +56,7 @@ class FocalLoss(nn.Module):
         alpha: WeightSpec = None,
         reduction: str = "mean",
         class_counts: Sequence[int] | None = None,
+        beta: float = 0.999,
     ) -> None:
         super().__init__()
         if gamma < 0:
@@ -52,7 +64,7 @@ class FocalLoss(nn.Module):
         if reduction not in ("mean", "sum", "none"):
             raise ConfigError(f"loss.reduction='{reduction}' must be one of mean, sum, none")
         self.gamma, self.reduction = float(gamma), reduction
-        self.register_buffer("alpha", class_weights(alpha, class_counts), persistent=False)
+        self.register_buffer("alpha", class_weights(alpha, class_counts, beta), persistent=False)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         log_pt = F.log_softmax(logits.float(), dim=1).gather(1, target[:, None]).squeeze(1)
@@ -73,12 +85,13 @@ class CrossEntropy(nn.Module):
         weight: WeightSpec = None,
         label_smoothing: float = 0.0,
         class_counts: Sequence[int] | None = None,
+        beta: float = 0.999,
     ) -> None:
         super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
             raise ConfigError(f"loss.label_smoothing={label_smoothing} must be in [0, 1)")
         self.label_smoothing = label_smoothing
-        self.register_buffer("weight", class_weights(weight, class_counts), persistent=False)
+        self.register_buffer("weight", class_weights(weight, class_counts, beta), persistent=False)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(

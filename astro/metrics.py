@@ -22,6 +22,7 @@ class ClassificationReport:
     macro_auc: float
     per_class: list[dict[str, float | int | str]] = field(default_factory=list)
     confusion: np.ndarray | None = None
+    extra: dict[str, float] = field(default_factory=dict)
 
     def scalars(self, prefix: str) -> dict[str, float]:
         """Flat metric dict for a tracker, e.g. test/macro_f1 and test/f1/<class>."""
@@ -29,6 +30,7 @@ class ClassificationReport:
             f"{prefix}/accuracy": self.accuracy,
             f"{prefix}/macro_f1": self.macro_f1,
             f"{prefix}/macro_auc": self.macro_auc,
+            **{f"{prefix}/{key}": value for key, value in self.extra.items()},
         }
         for row in self.per_class:
             for key in ("precision", "recall", "f1", "auc"):
@@ -89,3 +91,26 @@ def classification_report(
         per_class=rows,
         confusion=confusion_matrix(labels, pred, labels=range(k)),
     )
+
+
+def bootstrap_intervals(
+    labels: np.ndarray, probs: np.ndarray, num_classes: int, samples: int = 1000, seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """95% percentile-bootstrap intervals for macro F1 and accuracy (test images resampled with
+    replacement), so differences between runs can be judged against the sampling noise."""
+    rng = np.random.default_rng(seed)
+    pred = probs.argmax(1)
+    n, k = len(labels), num_classes
+    f1s, accs = np.empty(samples), np.empty(samples)
+    for i in range(samples):
+        idx = rng.integers(0, n, n)
+        t, p = labels[idx], pred[idx]
+        confusion = np.bincount(t * k + p, minlength=k * k).reshape(k, k)
+        tp = np.diag(confusion).astype(float)
+        denom = confusion.sum(0) + confusion.sum(1)
+        f1s[i] = np.mean(np.divide(2 * tp, denom, out=np.zeros(k), where=denom > 0))
+        accs[i] = tp.sum() / n
+    return {
+        "macro_f1": (float(np.percentile(f1s, 2.5)), float(np.percentile(f1s, 97.5))),
+        "accuracy": (float(np.percentile(accs, 2.5)), float(np.percentile(accs, 97.5))),
+    }

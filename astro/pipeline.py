@@ -10,10 +10,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from astro.calibration import fit_temperature, logit_adjust
 from astro.checkpointing import TopK, load_checkpoint, load_weights, save_checkpoint
 from astro.config import check_class_count, validate
 from astro.data.datamodule import GalaxyDataModule
@@ -204,6 +206,8 @@ class FitLoop:
 
     def _end_epoch(self, epoch: int, train_loss: float) -> None:
         probs, labels, val_loss = self.trainer.predict(self.val_batches)
+        counts = self.data.class_counts("train")
+        probs = logit_adjust(probs, counts / counts.sum(), self.cfg.logit_adjustment)
         val = quick_metrics(labels, probs, self.data.num_classes)
         row = {
             "epoch": epoch,
@@ -273,7 +277,17 @@ def _test_best(cfg, data, trainer: Trainer, tracker: Tracker, out: Path) -> dict
     payload = load_checkpoint(best)
     load_weights(trainer.model, payload, best)
     views = dihedral_views if cfg.tta else None
+    prior = data.class_counts("train") / data.class_counts("train").sum()
+    val_probs, val_labels, _ = trainer.predict(
+        data.eval_batches("val", cfg.eval_batch_size, trainer.device), views
+    )
+    val_probs = logit_adjust(val_probs, prior, cfg.logit_adjustment)
+    temperature = fit_temperature(np.log(np.clip(val_probs, 1e-12, 1.0)), val_labels)
+    payload["temperature"] = temperature
+    payload["logit_adjustment"] = {"tau": cfg.logit_adjustment, "prior": prior.tolist()}
+    save_checkpoint(best, payload)
     probs, labels, _ = trainer.predict(data.eval_batches("test", cfg.eval_batch_size, trainer.device), views)
+    probs = logit_adjust(probs, prior, cfg.logit_adjustment)
     context = {
         "checkpoint": str(best),
         "best epoch": str(payload["epoch"]),
@@ -281,7 +295,10 @@ def _test_best(cfg, data, trainer: Trainer, tracker: Tracker, out: Path) -> dict
         "split": "test",
         "test-time augmentation": "8 dihedral views" if cfg.tta else "off",
     }
-    report = write_report(labels, probs, data.class_names, out / "eval" / "test", "Test evaluation", context)
+    context["post-hoc logit adjustment tau"] = str(cfg.logit_adjustment)
+    report = write_report(
+        labels, probs, data.class_names, out / "eval" / "test", "Test evaluation", context, temperature
+    )
     tracker.log_metrics(report.scalars("test"))
     tracker.log_artifacts(out / "eval" / "test", "eval/test")
     return report.scalars("test")
@@ -309,7 +326,11 @@ def run_evaluation(cfg: DictConfig) -> dict[str, float]:
         "evaluated on": f"{data.name} / {cfg.split}",
         "test-time augmentation": "8 dihedral views" if cfg.tta else "off",
     }
-    report = write_report(labels, probs, tuple(payload["class_names"]), out, "Evaluation", context)
+    adjust = payload.get("logit_adjustment") or {}
+    probs = logit_adjust(probs, adjust.get("prior"), adjust.get("tau", 0.0))
+    report = write_report(
+        labels, probs, tuple(payload["class_names"]), out, "Evaluation", context, payload.get("temperature")
+    )
     tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
     source_run = payload.get("mlflow_run_id") or ""
     tracker.start(f"evaluate-{Path(cfg.checkpoint).stem}", tags={"astro.source_run_id": source_run})

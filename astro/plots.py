@@ -75,3 +75,34 @@ def training_curves_png(history: list[dict[str, float]], path: Path) -> Path:
     right.set(xlabel="epoch", ylim=(0, 1), title="Validation")
     right.legend()
     return _save(fig, path)
+
+
+def reliability_png(before: dict, after: dict, path: Path) -> Path:
+    """Reliability diagram: accuracy against confidence per bin, before and after temperature scaling."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    centres = (before["edges"][:-1] + before["edges"][1:]) / 2
+    width = before["edges"][1] - before["edges"][0]
+    for table, label, colour in (
+        (before, "uncalibrated", "tab:red"),
+        (after, "temperature-scaled", "tab:blue"),
+    ):
+        shown = table["count"] > 0
+        ax.bar(
+            centres[shown],
+            table["accuracy"][shown],
+            width=width * 0.9,
+            alpha=0.45,
+            color=colour,
+            label=label,
+            edgecolor=colour,
+        )
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="perfect calibration")
+    ax.set(
+        xlabel="confidence (top-1 probability)",
+        ylabel="accuracy",
+        xlim=(0, 1),
+        ylim=(0, 1),
+        title="Reliability diagram",
+    )
+    ax.legend(fontsize=8, loc="upper left")
+    return _save(fig, path)

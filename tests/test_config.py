@@ -9,12 +9,13 @@ from astro.errors import ConfigError
 from tests.conftest import compose_train
 
 GROUPS = {
-    "model": ["astro_cnn", "resnet18"],
+    "model": ["astro_cnn", "resnet18", "small_resnet"],
     "loss": ["focal", "cross_entropy"],
     "sampler": ["weighted", "shuffle"],
     "schedule": ["adamw_cosine", "sgd_onecycle", "plateau"],
     "data": ["synthetic", "galaxy10"],
-    "augment": ["dihedral", "none"],
+    "augment": ["dihedral", "dihedral_jitter", "none"],
+    "experiment": ["run1", "run2", "seed_recipe", "improved"],
 }
 
 

@@ -72,3 +72,15 @@ def test_cross_entropy_with_label_smoothing_and_weights():
         logits, target, weight=class_weights("inverse_frequency", counts), label_smoothing=0.1
     )
     assert torch.allclose(loss(logits, target), expected)
+
+
+def test_effective_number_weights_sit_between_uniform_and_inverse_frequency():
+    counts = [1000, 100, 10]
+    uniform = class_weights("effective_number", counts, beta=0.0)
+    assert torch.allclose(uniform, torch.ones(3))
+    cb = class_weights("effective_number", counts, beta=0.99)
+    inverse = class_weights("inverse_frequency", counts)
+    assert cb[2] > cb[1] > cb[0]
+    assert cb[2] / cb[0] < inverse[2] / inverse[0]
+    with pytest.raises(ConfigError, match="beta"):
+        class_weights("effective_number", counts, beta=1.0)

@@ -42,3 +42,23 @@ def test_quick_metrics_counts_missing_predictions_as_zero_f1():
     metrics = quick_metrics(labels, probs, 3)
     assert metrics["accuracy"] == pytest.approx(2 / 3)
     assert metrics["macro_f1"] == pytest.approx((1 + 2 / 3 + 0) / 3)
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_shrinks_with_more_data():
+    from astro.metrics import bootstrap_intervals
+
+    rng = np.random.default_rng(0)
+
+    def case(n):
+        labels = rng.integers(0, 4, n)
+        pred = np.where(rng.random(n) < 0.7, labels, rng.integers(0, 4, n))
+        return labels, np.eye(4)[pred]
+
+    small_labels, small_probs = case(200)
+    big_labels, big_probs = case(5000)
+    small = bootstrap_intervals(small_labels, small_probs, 4, samples=300)
+    big = bootstrap_intervals(big_labels, big_probs, 4, samples=300)
+    point = classification_report(small_labels, small_probs, ("a", "b", "c", "d"))
+    assert small["macro_f1"][0] <= point.macro_f1 <= small["macro_f1"][1]
+    assert small["accuracy"][0] <= point.accuracy <= small["accuracy"][1]
+    assert np.diff(big["macro_f1"])[0] < np.diff(small["macro_f1"])[0]

@@ -27,3 +27,13 @@ def test_models_build_from_config_with_instantiate():
     assert resnet.fc.out_features == 10
     assert 11_000_000 < count(resnet) < 11_300_000
     assert resnet(torch.zeros(2, 3, 64, 64)).shape == (2, 10)
+
+
+def test_small_resnet_parameter_count_and_shapes():
+    from astro.models.small_resnet import SmallResNet
+
+    assert count(SmallResNet(num_classes=10)) == 1_769_610
+    model = SmallResNet(num_classes=4).eval()
+    assert count(model) == 1_769_610 - 6 * 257  # 6 fewer outputs of the 256->k head
+    for size in (32, 64, 128):
+        assert model(torch.zeros(2, 3, size, size)).shape == (2, 4)

@@ -50,6 +50,8 @@ def test_a_store_that_fails_mid_run_switches_to_the_journal_once(tmp_path, monke
         tracker.set_tags({"k": "v"})
     tracker.end("FINISHED")
     assert sum("unreachable" in r.message for r in caplog.records) == 1
-    records = [json.loads(line) for line in (tmp_path / "run" / "mlflow_offline.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(line) for line in (tmp_path / "run" / "mlflow_offline.jsonl").read_text().splitlines()
+    ]
     assert [r["op"] for r in records] == ["start", "metrics", "metrics", "tags", "end"]
     assert [r["step"] for r in records if r["op"] == "metrics"] == [2, 3]

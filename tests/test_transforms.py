@@ -41,3 +41,14 @@ def test_normalize_uses_given_statistics():
     x = torch.full((1, 3, 2, 2), 255, dtype=torch.uint8)
     out = Normalize([0.5, 0.5, 0.5], [0.25, 0.25, 0.25])(x)
     assert torch.allclose(out, torch.full_like(out, 2.0))
+
+
+def test_jitter_keeps_shape_dtype_and_layout_and_changes_pixels():
+    x = torch.randint(0, 255, (16, 3, 32, 32), dtype=torch.uint8).contiguous(
+        memory_format=torch.channels_last
+    )
+    out = DihedralAugment(max_angle=20.0, min_scale=0.85)(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.dtype == torch.uint8
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    exact = {tuple(dihedral(img, v).flatten().tolist()) for img in x for v in range(8)}
+    assert sum(tuple(img.flatten().tolist()) not in exact for img in out) >= 12

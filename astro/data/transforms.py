@@ -6,6 +6,7 @@ Python work.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -32,10 +33,17 @@ def dihedral(x: torch.Tensor, view: int) -> torch.Tensor:
 
 
 class DihedralAugment:
-    """Random rotation by k*90 degrees and random flip per image: galaxies have no canonical orientation."""
+    """Random rotation by k*90 degrees and random flip per image: galaxies have no canonical orientation.
 
-    def __init__(self, rotate: bool = True, flip: bool = True) -> None:
+    Optionally also a small random rotation (up to `max_angle` degrees) and zoom-in crop (scale down to
+    `min_scale`), batched with one affine grid, so the model sees orientations between the 8 exact ones.
+    """
+
+    def __init__(
+        self, rotate: bool = True, flip: bool = True, max_angle: float = 0.0, min_scale: float = 1.0
+    ) -> None:
         self.rotate, self.flip = rotate, flip
+        self.max_angle, self.min_scale = max_angle, min_scale
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         n = x.shape[0]
@@ -46,7 +54,23 @@ class DihedralAugment:
         for view in views.unique().tolist():
             mask = (views == view).to(x.device, non_blocking=True)
             out[mask] = dihedral(x[mask], view)
+        if self.max_angle > 0 or self.min_scale < 1:
+            out = self._jitter(out, generator)
         return out
+
+    def _jitter(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        n = x.shape[0]
+        angle = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(self.max_angle)
+        scale = self.min_scale + torch.rand(n, generator=generator) * (1 - self.min_scale)
+        cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+        theta = torch.stack(
+            [torch.stack([cos, -sin, torch.zeros(n)], 1), torch.stack([sin, cos, torch.zeros(n)], 1)], 1
+        )
+        grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+        warped = F.grid_sample(
+            x.float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False
+        )
+        return warped.round_().clamp_(0, 255).to(torch.uint8).contiguous(memory_format=torch.channels_last)
 
 
 class Normalize:
