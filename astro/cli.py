@@ -12,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from astro.errors import AstroError
+from astro.training import TrainingInterrupted
 
 T = TypeVar("T")
 NOISY_LOGGERS = ("alembic", "mlflow", "matplotlib", "PIL", "urllib3", "h5py")
@@ -19,7 +20,8 @@ NOISY_LOGGERS = ("alembic", "mlflow", "matplotlib", "PIL", "urllib3", "h5py")
 
 def user_errors_as_one_line(fn: Callable[..., T]) -> Callable[..., T]:
     """In a single run, print an AstroError as `error: ...` and exit non-zero (1, or 128+signal for an
-    interruption); in a sweep, re-raise it so the sweeper records a failed job and carries on."""
+    interruption); in a sweep, re-raise it so the sweeper records a failed job and carries on, except an
+    interruption (SIGINT/SIGTERM), which stops the whole sweep."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs) -> T:
@@ -31,7 +33,8 @@ def user_errors_as_one_line(fn: Callable[..., T]) -> Callable[..., T]:
             cause = user_error(exc)
             if cause is None:
                 raise
-            if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            in_sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+            if in_sweep and not isinstance(cause, TrainingInterrupted):
                 logging.getLogger("astro").error("%s", cause)
                 raise
             print(f"error: {cause}", file=sys.stderr)
