@@ -174,3 +174,13 @@ def test_last_checkpoint_holds_the_full_training_state(data_dir, tmp_path, store
         assert key in last, key
     assert set(last["rng"]) >= {"python", "numpy", "torch", "generator"}
     assert isinstance(last["rng"]["generator"], torch.Tensor)
+
+
+def test_sigterm_stops_the_whole_sweep(data_dir, tmp_path, store):
+    sweep_args = [a for a in args(data_dir, tmp_path, store, "unused") if not a.startswith("hydra.run")]
+    proc = start(["-m", "seed=1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}", *sweep_args])
+    wait_for(tmp_path / "sweep" / "0" / "train.log", "epoch 1/4", proc)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert not (tmp_path / "sweep" / "1").exists()  # the second job never started
