@@ -11,8 +11,7 @@ from typing import TypeVar
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from astro.errors import AstroError
-from astro.training import TrainingInterrupted
+from astro.errors import AstroError, TrainingInterrupted
 
 T = TypeVar("T")
 NOISY_LOGGERS = ("alembic", "mlflow", "matplotlib", "PIL", "urllib3", "h5py")

@@ -19,3 +19,15 @@ class CheckpointError(AstroError):
 
 class ImageError(AstroError):
     """An uploaded file cannot be classified (not an image, too small, too large, unusable colour mode)."""
+
+
+class NonFiniteLossError(AstroError):
+    """The loss became NaN/Inf; the message names where and the likely causes."""
+
+
+class TrainingInterrupted(AstroError):
+    """SIGINT/SIGTERM stopped training after a finished step; last.pt holds the state to resume."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

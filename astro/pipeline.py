@@ -20,7 +20,7 @@ from astro.checkpointing import TopK, load_checkpoint, load_weights, save_checkp
 from astro.config import check_class_count, validate
 from astro.data.datamodule import GalaxyDataModule
 from astro.data.transforms import Normalize
-from astro.errors import ConfigError
+from astro.errors import ConfigError, TrainingInterrupted
 from astro.evaluation import dihedral_views, write_report
 from astro.metrics import quick_metrics
 from astro.plots import training_curves_png
@@ -32,7 +32,6 @@ from astro.training import (
     GracefulStop,
     Performance,
     Trainer,
-    TrainingInterrupted,
     predict,
     resolve_device,
     seed_everything,

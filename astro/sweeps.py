@@ -38,8 +38,8 @@ from optuna.trial import TrialState
 from optuna.visualization import matplotlib as optuna_plots
 from sqlalchemy.engine import make_url
 
+from astro.errors import TrainingInterrupted
 from astro.tracking import PARENT_RUN_ENV, RUN_TAGS_ENV, configure
-from astro.training import TrainingInterrupted
 
 log = logging.getLogger(__name__)
 OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"

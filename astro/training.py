@@ -16,14 +16,10 @@ from torch import nn
 from tqdm import tqdm
 
 from astro.data.datamodule import Batches
-from astro.errors import AstroError
+from astro.errors import NonFiniteLossError
 from astro.schedule import LRSchedule
 
 log = logging.getLogger(__name__)
-
-
-class NonFiniteLossError(AstroError):
-    """The loss became NaN/Inf; the message names where and the likely causes."""
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -39,14 +35,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
     return device
-
-
-class TrainingInterrupted(AstroError):
-    """SIGINT/SIGTERM stopped training after a finished step; last.pt holds the state to resume."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 class GracefulStop:

@@ -228,7 +228,7 @@ def _deproject_offset(radius: float, at: float, angle: float, q: float) -> np.nd
 def _window(centre: np.ndarray, radius: float) -> tuple[slice, slice]:
     """Pixel window around a small source: evaluating it on the whole frame would be wasted work."""
     col, row = centre + (SIZE - 1) / 2.0
-    r = int(math.ceil(radius))
+    r = math.ceil(radius)
     return slice(max(int(row) - r, 0), max(int(row) + r + 1, 0)), slice(
         max(int(col) - r, 0), max(int(col) + r + 1, 0)
     )
