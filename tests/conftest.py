@@ -58,3 +58,20 @@ def run_script(script: str, *args: str, timeout: int = 300) -> subprocess.Comple
         cwd=ROOT,
         env=env,
     )
+
+
+@pytest.fixture(scope="session")
+def smoke_model(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
+    """One `python train.py debug=smoke` run shared by the demo tests: its checkpoint and MLflow store."""
+    root = tmp_path_factory.mktemp("smoke_model")
+    store = {"uri": f"sqlite:///{root / 'mlflow.db'}", "artifact_root": str(root / "mlartifacts")}
+    result = run_script(
+        "train.py",
+        "debug=smoke",
+        f"paths.data_dir={data_dir}",
+        f"paths.cache_dir={root / 'cache'}",
+        f"hydra.run.dir={root / 'run'}",
+        *store_overrides(store),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {"checkpoint": root / "run" / "checkpoints" / "best.pt", "uri": store["uri"], "root": root}

@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from astro.data.galaxy10 import Galaxy10H5
+from astro.data.galaxy10 import PUBLISHED_SHA256, Galaxy10H5
 from astro.errors import DataError
 
 
@@ -77,3 +77,30 @@ def test_truncated_file(tmp_path):
 def test_sha256_mismatch(tmp_path):
     with pytest.raises(DataError, match="sha256"):
         Galaxy10H5(write(tmp_path / "x.h5"), sha256="0" * 64)
+
+
+def test_file_whose_header_survives_but_image_chunks_do_not(tmp_path):
+    """An interrupted copy that kept the metadata: validation passes, reading fails with one sentence."""
+    path = tmp_path / "partial.h5"
+    images = np.random.default_rng(0).integers(0, 255, (8, 16, 16, 3), dtype=np.uint8)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("images", data=images, chunks=(1, 16, 16, 3), compression="gzip")
+        f.create_dataset("ans", data=np.arange(8, dtype=np.uint8))
+    with h5py.File(path, "r") as f:
+        chunks = [f["images"].id.get_chunk_info(i) for i in range(4, 8)]
+    with open(path, "r+b") as fh:
+        for chunk in chunks:
+            fh.seek(chunk.byte_offset)
+            fh.write(bytes(chunk.size))
+    source = Galaxy10H5(str(path))
+    assert len(source) == 8
+    with pytest.raises(
+        DataError, match=r"partial\.h5: cannot read image 4 of 8 \(file truncated or corrupt"
+    ) as err:
+        list(source.iter_chunks(2))
+    assert "\n" not in str(err.value)
+
+
+def test_sha256_published_names_the_published_checksum(tmp_path):
+    with pytest.raises(DataError, match=f"does not match expected {PUBLISHED_SHA256}"):
+        Galaxy10H5(write(tmp_path / "x.h5"), sha256="published")

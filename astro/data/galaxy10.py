@@ -78,11 +78,22 @@ class Galaxy10H5:
                 try:
                     chunk = images[start:stop]
                 except OSError as exc:
+                    bad = _first_unreadable(images, start, stop)
                     raise DataError(
-                        f"{self.path}: cannot read images {start}-{stop - 1} "
+                        f"{self.path}: cannot read image {bad} of {self._num_images} "
                         f"(file truncated or corrupt: {' '.join(str(exc).split())})"
                     ) from None
                 yield chunk
+
+
+def _first_unreadable(images: h5py.Dataset, start: int, stop: int) -> int:
+    """Index of the first image in [start, stop) that h5py cannot read, to name it in the error."""
+    for index in range(start, stop):
+        try:
+            images[index]
+        except OSError:
+            return index
+    return start
 
 
 def validate_h5(path: str) -> tuple[int, tuple[int, int, int]]:
