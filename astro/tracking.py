@@ -6,17 +6,21 @@ import argparse
 import json
 import logging
 import os
+import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import mlflow
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
+from mlflow.tracking.context.registry import resolve_tags
 
 log = logging.getLogger(__name__)
 PARAM_VALUE_LIMIT = 6000
 OFFLINE_JOURNAL = "mlflow_offline.jsonl"
+PARENT_TAG = "mlflow.parentRunId"  # what nests a run under its sweep parent in the UI
 # Set by astro.sweeps for each job of a multirun: the parent run to nest under, and the job's tags (JSON).
 PARENT_RUN_ENV = "ASTRO_PARENT_RUN_ID"
 RUN_TAGS_ENV = "ASTRO_RUN_TAGS"
@@ -67,7 +71,9 @@ class Tracker:
     ) -> None:
         self.tracking_uri, self.experiment = tracking_uri, experiment
         self.offline_dir = Path(offline_dir) if offline_dir else Path.cwd()
-        self.run: mlflow.ActiveRun | None = None
+        # Explicit run ids through MlflowClient, never MLflow's process-wide "active run": jobs that
+        # share a process (sweeps, tests) cannot leak a run into each other, even after a failure.
+        self._run_id: str | None = None
         self.last_run_id: str | None = None
         self.offline = False
         self.experiment_id: str | None = None
@@ -83,7 +89,7 @@ class Tracker:
 
     @property
     def run_id(self) -> str | None:
-        return self.run.info.run_id if self.run else None
+        return self._run_id
 
     @property
     def journal(self) -> Path:
@@ -101,29 +107,34 @@ class Tracker:
         self._record("start", run_name=run_name, tags=tags, experiment=self.experiment)
         if not self.offline:
             try:
-                self.run = mlflow.start_run(
-                    run_id=run_id,
-                    run_name=None if run_id else run_name,
-                    tags=tags,
-                    parent_run_id=None if run_id else parent,
-                )
-                self.last_run_id = self.run.info.run_id
+                if run_id:
+                    self.client.update_run(run_id, status="RUNNING")
+                else:
+                    if parent:
+                        tags[PARENT_TAG] = parent
+                    run_id = self.client.create_run(
+                        self.experiment_id, run_name=run_name, tags=resolve_tags(tags)
+                    ).info.run_id
+                self._run_id = self.last_run_id = run_id
             except Exception as exc:
                 self._go_offline(exc)
         return self.last_run_id
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         flat = flatten(params)
-        self._call("params", lambda: mlflow.log_params(flat), params=flat)
+        batch = [Param(key, value) for key, value in flat.items()]
+        self._call("params", lambda: self._batches(params=batch), params=flat)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         values = {k: float(v) for k, v in metrics.items()}
-        self._call("metrics", lambda: mlflow.log_metrics(values, step=step), metrics=values, step=step)
+        now = int(time.time() * 1000)
+        batch = [Metric(key, value, now, step or 0) for key, value in values.items()]
+        self._call("metrics", lambda: self._batches(metrics=batch), metrics=values, step=step)
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         self._call(
             "artifact",
-            lambda: mlflow.log_artifact(str(path), artifact_path),
+            lambda: self.client.log_artifact(self._run_id, str(path), artifact_path),
             path=str(Path(path).resolve()),
             artifact_path=artifact_path,
         )
@@ -131,22 +142,35 @@ class Tracker:
     def log_artifacts(self, directory: str | Path, artifact_path: str | None = None) -> None:
         self._call(
             "artifacts",
-            lambda: mlflow.log_artifacts(str(directory), artifact_path),
+            lambda: self.client.log_artifacts(self._run_id, str(directory), artifact_path),
             path=str(Path(directory).resolve()),
             artifact_path=artifact_path,
         )
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
-        self._call("tags", lambda: mlflow.set_tags(dict(tags)), tags=dict(tags))
+        batch = [RunTag(key, str(value)) for key, value in tags.items()]
+        self._call("tags", lambda: self._batches(tags=batch), tags=dict(tags))
 
     def end(self, status: str = "FINISHED") -> None:
         self._record("end", status=status)
-        if self.run is not None:
-            self._call("end", lambda: mlflow.end_run(status), status=status, journal=False)
-            self.run = None
+        if self._run_id is not None:
+            run_id = self._run_id
+            self._call(
+                "end", lambda: self.client.set_terminated(run_id, status), status=status, journal=False
+            )
+            self._run_id = None
+
+    def _batches(self, params=(), metrics=(), tags=()) -> None:
+        """log_batch within MLflow's per-request limits (100 params/tags, 1000 metrics)."""
+        for start in range(0, max(len(params), len(tags)), 100):
+            self.client.log_batch(
+                self._run_id, params=params[start : start + 100], tags=tags[start : start + 100]
+            )
+        for start in range(0, len(metrics), 1000):
+            self.client.log_batch(self._run_id, metrics=metrics[start : start + 1000])
 
     def _call(self, op: str, fn, journal: bool = True, **record: Any) -> None:
-        if not self.offline:
+        if not self.offline and self._run_id is not None:
             try:
                 fn()
                 return
@@ -180,7 +204,7 @@ class Tracker:
                 self.offline_dir,
             )
         self.offline = True
-        self.run = None
+        self._run_id = None
 
 
 def _probe(uri: str) -> None:

@@ -33,8 +33,6 @@ def test_tracker_logs_to_a_sqlite_store(tmp_path):
 def test_a_store_that_fails_mid_run_switches_to_the_journal_once(tmp_path, monkeypatch, caplog):
     import json
 
-    import mlflow
-
     tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "exp", str(tmp_path / "art"), tmp_path / "run")
     tracker.start("r")
     tracker.log_metrics({"val/macro_f1": 0.1}, step=1)
@@ -42,16 +40,36 @@ def test_a_store_that_fails_mid_run_switches_to_the_journal_once(tmp_path, monke
     def down(*args, **kwargs):
         raise ConnectionError("store went away")
 
-    monkeypatch.setattr(mlflow, "log_metrics", down)
-    monkeypatch.setattr(mlflow, "set_tags", down)
+    monkeypatch.setattr(tracker.client, "log_batch", down)
     with caplog.at_level("WARNING", logger="astro.tracking"):
         tracker.log_metrics({"val/macro_f1": 0.2}, step=2)
         tracker.log_metrics({"val/macro_f1": 0.3}, step=3)
         tracker.set_tags({"k": "v"})
     tracker.end("FINISHED")
     assert sum("unreachable" in r.message for r in caplog.records) == 1
-    records = [
-        json.loads(line) for line in (tmp_path / "run" / "mlflow_offline.jsonl").read_text().splitlines()
-    ]
+    journal = (tmp_path / "run" / "mlflow_offline.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in journal]
     assert [r["op"] for r in records] == ["start", "metrics", "metrics", "tags", "end"]
     assert [r["step"] for r in records if r["op"] == "metrics"] == [2, 3]
+    after = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "exp", str(tmp_path / "art"), tmp_path / "run2")
+    assert after.start("next") is not None and not after.offline  # no state leaks between jobs
+    after.end()
+
+
+def test_runs_nest_under_a_sweep_parent_and_resume_in_place(tmp_path, monkeypatch):
+    from astro.tracking import PARENT_RUN_ENV
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    parent = Tracker(uri, "exp", str(tmp_path / "art"))
+    parent_id = parent.start("parent")
+    monkeypatch.setenv(PARENT_RUN_ENV, parent_id)
+    child = Tracker(uri, "exp", str(tmp_path / "art"))
+    child_id = child.start("child")
+    child.end("KILLED")
+    again = Tracker(uri, "exp", str(tmp_path / "art"))
+    assert again.start(run_id=child_id) == child_id
+    again.log_metrics({"m": 1.0}, step=2)
+    again.end("FINISHED")
+    run = MlflowClient(uri).get_run(child_id)
+    assert run.data.tags["mlflow.parentRunId"] == parent_id and run.info.status == "FINISHED"
+    assert run.info.run_name == "child" and run.data.metrics["m"] == 1.0
