@@ -285,6 +285,7 @@ def _test_best(cfg, data, trainer: Trainer, tracker: Tracker, out: Path) -> dict
     payload["temperature"] = temperature
     payload["logit_adjustment"] = {"tau": cfg.logit_adjustment, "prior": prior.tolist()}
     save_checkpoint(best, payload)
+    tracker.log_artifact(best, "checkpoints")  # replaces the copy logged before calibration
     probs, labels, _ = trainer.predict(data.eval_batches("test", cfg.eval_batch_size, trainer.device), views)
     probs = logit_adjust(probs, prior, cfg.logit_adjustment)
     context = {
