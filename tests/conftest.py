@@ -21,6 +21,19 @@ SHARED = ROOT.parent / "shared" / "data"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
+def zero_image_chunks(path: Path, indices: range) -> None:
+    """Overwrite the stored (compressed) chunks of the given images with zeros, keeping the HDF5
+    header intact: a file that opens and validates but cannot be read to the end."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        chunks = [f["images"].id.get_chunk_info(i) for i in indices]
+    with open(path, "r+b") as fh:
+        for chunk in chunks:
+            fh.seek(chunk.byte_offset)
+            fh.write(bytes(chunk.size))
+
+
 def compose_train(overrides: list[str] | None = None, name: str = "train") -> DictConfig:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose(config_name=name, overrides=overrides or [])

@@ -13,7 +13,7 @@ from PIL import Image
 
 from astro.data.prepare import prepare
 from astro.errors import DataError
-from tests.conftest import ROOT, compose_train
+from tests.conftest import ROOT, compose_train, zero_image_chunks
 
 
 def overrides(data_dir, tmp_path):
@@ -50,12 +50,7 @@ def partial_h5(path):
         f.create_dataset("images", (40, 32, 32, 3), np.uint8, chunks=(1, 32, 32, 3), compression="gzip")
         f["images"][:] = np.random.default_rng(0).integers(0, 255, (40, 32, 32, 3), dtype=np.uint8)
         f.create_dataset("ans", data=np.arange(40, dtype=np.uint8) % 10)
-    with h5py.File(path, "r") as f:
-        chunks = [f["images"].id.get_chunk_info(i) for i in range(30, 40)]
-    with open(path, "r+b") as fh:
-        for chunk in chunks:
-            fh.seek(chunk.byte_offset)
-            fh.write(bytes(chunk.size))
+    zero_image_chunks(path, range(30, 40))
     return path
 
 
