@@ -85,4 +85,6 @@ class Normalize:
         self.scale, self.shift = 1.0 / (255.0 * std_t), -mean_t / std_t
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.addcmul(self.shift.to(x.device), x.float(), self.scale.to(x.device))
+        if self.scale.device != x.device:  # move once, not a host-to-device copy per batch
+            self.scale, self.shift = self.scale.to(x.device), self.shift.to(x.device)
+        return torch.addcmul(self.shift, x.float(), self.scale)
