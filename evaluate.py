@@ -1,17 +1,66 @@
 """Evaluate a checkpoint: python evaluate.py checkpoint=PATH [split=test] [tta=true] [data=OTHER]."""
 
+import logging
+from pathlib import Path
+
 import hydra
-from omegaconf import DictConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 
 import astro.config  # noqa: F401  (registers the resolvers before Hydra composes)
+from astro.checkpointing import load_checkpoint
 from astro.cli import user_errors_as_one_line
-from astro.pipeline import run_evaluation
+from astro.data.datamodule import GalaxyDataModule
+from astro.data.transforms import Normalize, dihedral_views
+from astro.device import resolve_device
+from astro.errors import ConfigError
+from astro.evaluation import write_report
+from astro.prediction import predict
+from astro.tracking import Tracker
+
+log = logging.getLogger("astro.evaluate")
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Evaluate a checkpoint on a split of its own data (or of another data config); log the report."""
+    if OmegaConf.is_missing(cfg, "checkpoint"):
+        raise ConfigError(
+            "no checkpoint given: pass checkpoint=PATH (e.g. outputs/<date>/<time>/checkpoints/best.pt)"
+        )
+    checkpoint = load_checkpoint(cfg.checkpoint)
+    card, device = checkpoint.card, resolve_device(cfg.device)
+    data_cfg = cfg.data if cfg.data is not None else OmegaConf.create(card.config["data"])
+    data_cfg = OmegaConf.merge(data_cfg, {"image_size": card.preprocessing.image_size})
+    data: GalaxyDataModule = instantiate(data_cfg)
+    model = checkpoint.model().to(device)
+    batches = data.eval_batches(cfg.split, cfg.batch_size, device)
+    batches.transform = Normalize(card.preprocessing.mean, card.preprocessing.std)
+    predictions = predict(model, batches, views=dihedral_views if cfg.tta else None)
+
+    out = Path(cfg.output_dir)
+    context = {
+        "checkpoint": str(Path(cfg.checkpoint).resolve()),
+        "trained on": card.training.data_name,
+        "evaluated on": f"{data.name} / {cfg.split}",
+        "test-time augmentation": "8 dihedral views" if cfg.tta else "off",
+    }
+    report = write_report(predictions, card.posthoc, card.class_names, out, "Evaluation", context)
+    tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
+    tracker.start(
+        f"evaluate-{Path(cfg.checkpoint).stem}", tags={"astro.source_run_id": card.training.run_id or ""}
+    )
+    tracker.log_params({"checkpoint": str(cfg.checkpoint), "split": cfg.split, "tta": cfg.tta})
+    tracker.log_metrics(report.scalars(f"eval/{cfg.split}"))
+    tracker.log_artifacts(out, "eval")
+    tracker.end("FINISHED")
+    log.info("eval/%s macro F1 %.4f, accuracy %.4f -> %s", cfg.split, report.macro_f1, report.accuracy, out)
+    return report.scalars(f"eval/{cfg.split}")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 @user_errors_as_one_line
 def main(cfg: DictConfig) -> None:
-    run_evaluation(cfg)
+    evaluate(cfg)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,63 @@
 """Train a galaxy-morphology classifier: python train.py [group=option ...] [key=value ...]."""
 
 import hydra
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-import astro.config  # noqa: F401  (registers the schema and resolvers before Hydra composes)
 from astro.cli import user_errors_as_one_line
-from astro.pipeline import run_training
+from astro.config import check_class_count, validate
+from astro.data.datamodule import GalaxyDataModule
+from astro.device import Performance, keep_data_on, resolve_device
+from astro.model_card import card_for_run
+from astro.resume import config_hash
+from astro.rng import seed_everything
+from astro.run_checkpoints import RunCheckpoints
+from astro.testing import calibrate_and_test
+from astro.tracked_run import tracked_run
+from astro.trainer import Trainer
+
+
+def train(cfg: DictConfig) -> float:
+    """Build data, model, loss, sampler, optimizer and schedule -> fit -> test; return the optimized
+    metric (validation, never test) for a sweeper."""
+    validate(cfg)
+    generator = seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    data: GalaxyDataModule = instantiate(cfg.data)
+    check_class_count(cfg, data.num_classes)
+    model = instantiate(cfg.model, num_classes=data.num_classes)
+    loss_fn = instantiate(cfg.loss, class_counts=data.class_counts("train").tolist())
+    sampler = instantiate(cfg.sampler)(data.labels("train"), generator=generator)
+    augment = instantiate(cfg.augment) if cfg.augment else None
+    train_batches = data.train_batches(sampler, cfg.batch_size, device, augment, generator)
+    optimizer = instantiate(cfg.optim.optimizer)(model.parameters())
+    schedule = instantiate(cfg.optim.scheduler)(
+        optimizer, steps_per_epoch=len(train_batches), epochs=cfg.epochs
+    )
+    perf = Performance.resolve(cfg.channels_last, cfg.amp, cfg.compile, device)
+    if keep_data_on(device, cfg.data_on_device):
+        data.keep_on(device)
+    trainer = Trainer(model, loss_fn, optimizer, schedule, device, cfg.grad_clip, cfg.progress, perf)
+
+    with tracked_run(cfg, data, model, device) as run:
+        card = card_for_run(cfg, data, run.run_id)
+        checkpoints = RunCheckpoints(run.out / "checkpoints", cfg.top_k, card, config_hash(cfg), generator)
+        state = run.resumed.resume if run.resumed else None
+        if run.resumed:
+            trainer.restore(run.resumed.weights, state, generator)
+            checkpoints.restore(state)
+        val_batches = data.eval_batches("val", cfg.eval_batch_size, device)
+        history = trainer.fit(
+            train_batches, val_batches, cfg.epochs, checkpoints, card.posthoc, run.log_epoch, state
+        )
+        results = calibrate_and_test(cfg, data, trainer, checkpoints, run)
+        return run.finish(history, results, cfg.optimized_metric)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 @user_errors_as_one_line
 def main(cfg: DictConfig) -> float:
-    return run_training(cfg)
+    return train(cfg)
 
 
 if __name__ == "__main__":

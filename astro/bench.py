@@ -31,17 +31,19 @@ from rich.table import Table
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from astro.checkpointing import save_checkpoint
+from astro.checkpointing import Checkpoint, save_checkpoint
 from astro.config import PROJECT_ROOT
 from astro.data.datamodule import GalaxyDataModule
 from astro.data.galaxy10 import CLASS_NAMES, Galaxy10H5
 from astro.data.synthetic import generate_h5, render
 from astro.data.transforms import DihedralAugment
+from astro.device import Performance, resolve_device
 from astro.losses import FocalLoss
+from astro.model_card import ModelCard, PosthocSteps, Preprocessing, TrainingRecord
 from astro.models.astro_cnn import AstroCNN
+from astro.optim import warmup_cosine
 from astro.samplers import weighted
-from astro.schedule import warmup_cosine
-from astro.training import Performance, Trainer, resolve_device
+from astro.trainer import Trainer
 
 console = Console()
 
@@ -213,19 +215,16 @@ def bench_inference(checkpoint: str | None, image_size: int, repeats: int) -> di
 
 def _untrained_checkpoint(path: Path, image_size: int) -> str:
     """Latency does not depend on the weights: a fresh AstroCNN checkpoint stands in for a trained one."""
-    save_checkpoint(
-        path,
-        {
-            "model_state": AstroCNN().state_dict(),
-            "config": {
-                "model": {"_target_": "astro.models.astro_cnn.AstroCNN"},
-                "data": {"resize": "bilinear"},
-            },
-            "class_names": list(CLASS_NAMES),
-            "normalization": {"mean": [0.12, 0.12, 0.12], "std": [0.1, 0.1, 0.1]},
-            "image_size": image_size,
-        },
+    model = {"_target_": "astro.models.astro_cnn.AstroCNN"}
+    card = ModelCard(
+        class_names=CLASS_NAMES,
+        preprocessing=Preprocessing(image_size, "bilinear", (0.12,) * 3, (0.1,) * 3),
+        model=model,
+        posthoc=PosthocSteps(),
+        training=TrainingRecord(run_id=None, data_name="none (untrained)", epoch=0),
+        config={"model": model},
     )
+    save_checkpoint(path, Checkpoint(card, AstroCNN().state_dict()))
     return str(path)
 
 
@@ -286,7 +285,7 @@ def _epoch_seconds(log: str) -> float | None:
     return stamps["end"] - stamps["start"] if len(stamps) == 2 else None
 
 
-def report(result: dict, name: str) -> Path:
+def save_result(result: dict, name: str) -> Path:
     out = PROJECT_ROOT / "outputs" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
@@ -317,7 +316,7 @@ def _flat(tree: dict, prefix: str = "") -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m astro.bench",
+        prog="python -m astro bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -346,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
         result = bench_inference(args.checkpoint, args.image_size, args.repeats)
     else:
         result = bench_epoch(args.images, args.image_size, args.batch_size)
-    report(result, args.name)
+    save_result(result, args.name)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Confidence calibration: temperature scaling fitted on validation, expected calibration error, and the
-reliability diagram for the evaluation report."""
+"""Confidence calibration: the temperature fit, expected calibration error and the reliability diagram.
+
+Applying the fitted temperature to a model's logits is astro.posthoc's job."""
 
 from __future__ import annotations
 
@@ -29,31 +30,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
         return loss
 
     optimizer.step(closure)
-    return float(log_t.exp().clamp(0.05, 20.0))
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = logits / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def logit_adjust(probs: np.ndarray, prior: np.ndarray | None, tau: float) -> np.ndarray:
-    """Post-hoc logit adjustment (Menon et al. 2021): subtract tau * log(class prior) from the logits,
-    i.e. p * prior^-tau renormalised; tau = 1 targets balanced error, 0 leaves predictions as they are."""
-    if not tau or prior is None:
-        return probs
-    adjusted = probs * np.asarray(prior, dtype=float) ** -tau
-    return adjusted / adjusted.sum(axis=1, keepdims=True)
-
-
-def posthoc(probs: np.ndarray, payload: dict) -> np.ndarray:
-    """The checkpoint's post-hoc steps (logit adjustment, then its temperature), as used at test time."""
-    adjust = payload.get("logit_adjustment") or {}
-    probs = logit_adjust(probs, adjust.get("prior"), adjust.get("tau", 0.0))
-    temperature = payload.get("temperature")
-    return softmax(np.log(np.clip(probs, 1e-12, 1.0)), temperature) if temperature else probs
+    return float(log_t.detach().exp().clamp(0.05, 20.0))
 
 
 def reliability_bins(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> dict[str, np.ndarray]:

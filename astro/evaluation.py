@@ -1,4 +1,10 @@
-"""Evaluation report: per-class table, headline metrics, confusion matrix, ROC and PR curves."""
+"""Evaluation report of one model on one split: headline metrics with bootstrap CIs, per-class table,
+calibration, confusion matrix, ROC and PR curves (report.md, metrics.json, per_class.csv, PNGs).
+
+The logits go through the checkpoint's post-hoc steps (astro.posthoc). Metrics are computed before the
+temperature (it never changes the top-1 class; ROC/PR curves are conventionally read uncalibrated), the
+reliability diagram compares before and after it, and predictions.npz keeps the logits and the
+calibrated probabilities a user gets."""
 
 from __future__ import annotations
 
@@ -7,40 +13,36 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from astro.calibration import calibration_section, softmax
-from astro.data.transforms import dihedral
+from astro.calibration import calibration_section
 from astro.metrics import ClassificationReport, bootstrap_intervals, classification_report
+from astro.model_card import PosthocSteps
 from astro.plots import confusion_matrix_png, pr_curves_png, roc_curves_png
-
-
-def dihedral_views(x: torch.Tensor) -> list[torch.Tensor]:
-    """The 8 rotations/flips of a batch, for test-time augmentation."""
-    return [dihedral(x, view) for view in range(8)]
+from astro.posthoc import apply_posthoc, uncalibrated
+from astro.prediction import Predictions
 
 
 def write_report(
-    labels: np.ndarray,
-    probs: np.ndarray,
+    predictions: Predictions,
+    steps: PosthocSteps,
     class_names: tuple[str, ...],
     out_dir: str | Path,
     title: str,
     context: dict[str, str] | None = None,
-    temperature: float | None = None,
 ) -> ClassificationReport:
     """Compute the report with scikit-learn and write report.md, metrics.json, per_class.csv, PNGs."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    labels, probs = predictions.labels, apply_posthoc(predictions.logits, uncalibrated(steps))
     report = classification_report(labels, probs, class_names)
     low_high = bootstrap_intervals(labels, probs, len(class_names))
     for name, (low, high) in low_high.items():
         report.extra[f"{name}_ci_low"], report.extra[f"{name}_ci_high"] = low, high
-    if temperature is not None:
-        calibrated = softmax(np.log(np.clip(probs, 1e-12, 1.0)), temperature)
-        report.extra["temperature"] = temperature
+    calibrated = apply_posthoc(predictions.logits, steps)
+    if steps.temperature is not None:
+        report.extra["temperature"] = steps.temperature
         report.extra.update(calibration_section(probs, calibrated, labels, out / "reliability.png"))
-    np.savez_compressed(out / "predictions.npz", labels=labels, probs=probs)
+    np.savez_compressed(out / "predictions.npz", labels=labels, logits=predictions.logits, probs=calibrated)
     with open(out / "per_class.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(report.per_class[0]))
         writer.writeheader()

@@ -10,21 +10,18 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
 from PIL import Image, ImageOps, UnidentifiedImageError
-from torch import nn
 
-from astro.calibration import posthoc
-from astro.checkpointing import load_checkpoint, load_weights
-from astro.data.transforms import Normalize, resize_batch
+from astro.checkpointing import Checkpoint, load_checkpoint
+from astro.data.transforms import Normalize, dihedral_views, resize_batch
 from astro.errors import ImageError
-from astro.evaluation import dihedral_views
 from astro.gradcam import cam_layer, grad_cam, overlay
+from astro.model_card import ModelCard
+from astro.posthoc import apply_posthoc
+from astro.prediction import view_averaged_logits
 
 ImageInput = Image.Image | str | Path | bytes
 
@@ -108,72 +105,45 @@ def square_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
 
 
 class Classifier:
-    """A checkpoint's model with its class names, resolution and normalisation, in eval mode.
+    """A checkpoint's model with its card (class names, preprocessing, post-hoc steps), in eval mode.
 
     Serve one request at a time: Grad-CAM hooks into the shared model while it runs.
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        class_names: list[str],
-        image_size: int,
-        normalization: dict[str, list[float]],
-        resize: str = "bilinear",
-        device: str | torch.device = "cpu",
-        posthoc_steps: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, checkpoint: Checkpoint, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
-        self.posthoc_steps = posthoc_steps or {}
-        self.model = model.to(self.device).eval()
-        self.class_names = list(class_names)
-        self.image_size = image_size
-        self.resize = resize
-        self.normalize = Normalize(normalization["mean"], normalization["std"])
-        self.cam_layer = cam_layer(model)
-
-    @classmethod
-    def from_payload(
-        cls, payload: dict[str, Any], source: str | Path, device: str | torch.device = "cpu"
-    ) -> Classifier:
-        """Rebuild the model from the checkpoint's own resolved config and load its weights."""
-        config = OmegaConf.create(payload["config"])
-        model = instantiate(config.model, num_classes=len(payload["class_names"]))
-        load_weights(model, payload, source)
-        resize = OmegaConf.select(config, "data.resize", default="bilinear")
-        steps = {key: payload[key] for key in ("temperature", "logit_adjustment") if payload.get(key)}
-        return cls(
-            model,
-            payload["class_names"],
-            payload["image_size"],
-            payload["normalization"],
-            resize=resize,
-            device=device,
-            posthoc_steps=steps,
-        )
+        self.card: ModelCard = checkpoint.card
+        self.model = checkpoint.model().to(self.device)
+        self.class_names = list(self.card.class_names)
+        self.preprocessing = self.card.preprocessing
+        self.normalize = Normalize(self.preprocessing.mean, self.preprocessing.std)
+        self.cam_layer = cam_layer(self.model)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> Classifier:
-        return cls.from_payload(load_checkpoint(path), path, device)
+        return cls(load_checkpoint(path), device)
 
     def preprocess(self, image: ImageInput) -> torch.Tensor:
         """Upload -> uint8 (1,3,S,S): RGB, centre square, resized with the training cache's method."""
         rgb = load_image(image)
         pixels = np.array(rgb.crop(square_box(rgb.size)))  # writable: torch.from_numpy needs it
-        return resize_batch(torch.from_numpy(pixels).unsqueeze(0), self.image_size, self.resize)
+        size, method = self.preprocessing.image_size, self.preprocessing.resize
+        return resize_batch(torch.from_numpy(pixels).unsqueeze(0), size, method)
 
     def predict(self, image: ImageInput, tta: bool = False) -> dict[str, float]:
-        """Probability of every class; with tta, the softmax averaged over the 8 rotations/flips.
+        """Probability of every class; with tta, from the logits averaged over the 8 rotations/flips.
 
         Then the checkpoint's post-hoc steps, as in its test evaluation: logit adjustment and the
         temperature fitted on validation, so the confidences shown are the calibrated ones.
         """
         x = self.normalize(self.preprocess(image).to(self.device))
-        views = torch.cat(dihedral_views(x)) if tta else x
         with torch.inference_mode():
-            probs = torch.softmax(self.model(views), dim=1).mean(dim=0, keepdim=True)
-        calibrated = posthoc(probs.cpu().double().numpy(), self.posthoc_steps)[0]
-        return dict(zip(self.class_names, calibrated.tolist(), strict=True))
+            if tta:
+                logits = view_averaged_logits(list(self.model(torch.cat(dihedral_views(x))).split(1)))
+            else:
+                logits = self.model(x)
+        probs = apply_posthoc(logits.double().cpu().numpy(), self.card.posthoc)[0]
+        return dict(zip(self.class_names, probs.tolist(), strict=True))
 
     def explain(self, image: ImageInput, class_name: str) -> Image.Image | None:
         """Grad-CAM for one class drawn over the (downscaled) upload; None if the model has no conv stage."""

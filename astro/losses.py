@@ -1,4 +1,7 @@
-"""Classification losses with per-class weighting resolved from the training split's class counts."""
+"""Classification losses with per-class weighting resolved from the training split's class counts.
+
+Value ranges (gamma >= 0, label_smoothing and beta in [0, 1), reduction) are checked once, by
+astro.config.validate, before any data is loaded."""
 
 from __future__ import annotations
 
@@ -32,8 +35,6 @@ def class_weights(
         if spec == "inverse_frequency":
             weights = counts.sum() / (len(counts) * counts)
         else:
-            if not 0.0 <= beta < 1.0:
-                raise ConfigError(f"loss.beta={beta} must be in [0, 1)")
             weights = (1.0 - beta) / (1.0 - beta**counts)
         return (weights / weights.mean()).float()
     weights = torch.as_tensor(list(spec), dtype=torch.float32)
@@ -59,10 +60,6 @@ class FocalLoss(nn.Module):
         beta: float = 0.999,
     ) -> None:
         super().__init__()
-        if gamma < 0:
-            raise ConfigError(f"loss.gamma={gamma} must be >= 0")
-        if reduction not in ("mean", "sum", "none"):
-            raise ConfigError(f"loss.reduction='{reduction}' must be one of mean, sum, none")
         self.gamma, self.reduction = float(gamma), reduction
         self.register_buffer("alpha", class_weights(alpha, class_counts, beta), persistent=False)
 
@@ -88,8 +85,6 @@ class CrossEntropy(nn.Module):
         beta: float = 0.999,
     ) -> None:
         super().__init__()
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ConfigError(f"loss.label_smoothing={label_smoothing} must be in [0, 1)")
         self.label_smoothing = label_smoothing
         self.register_buffer("weight", class_weights(weight, class_counts, beta), persistent=False)
 

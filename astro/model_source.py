@@ -8,26 +8,19 @@ knows the training run, its test metrics (checkpoints are written before the tes
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import mlflow.artifacts
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from astro.config import PROJECT_ROOT
 from astro.errors import CheckpointError
+from astro.model_card import ModelCard
 
 BEST_CHECKPOINT = "checkpoints/best.pt"
 MLFLOW_SCHEMES = ("runs:/", "models:/")
 RECENT_RUNS = 200  # newest finished runs searched for a checkpoint (evaluation runs have none)
-
-
-def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI, else the project's sqlite store (the same default as conf/tracking)."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
 
 
 def store_exists(uri: str) -> bool:
@@ -155,21 +148,20 @@ class Provenance:
         return scaled + (f", logit adjustment tau = {tau:g}" if tau else "")
 
 
-def provenance(payload: dict[str, Any], source: str, uri: str) -> Provenance:
-    """Read the checkpoint's own record and, if the store has its run, the run's test macro F1."""
-    config = payload["config"]
-    run_id = payload.get("mlflow_run_id")
+def provenance(card: ModelCard, source: str, uri: str) -> Provenance:
+    """Read the checkpoint's card and, if the store has its run, the run's test macro F1."""
+    run_id = card.training.run_id
     return Provenance(
         source=source,
-        architecture=str(config["model"]["_target_"]).rsplit(".", 1)[-1],
-        data_name=payload.get("data_name") or config.get("data", {}).get("name", "?"),
-        image_size=int(payload["image_size"]),
-        epoch=payload.get("epoch"),
+        architecture=card.architecture,
+        data_name=card.training.data_name,
+        image_size=card.preprocessing.image_size,
+        epoch=card.training.epoch,
         run_id=run_id,
-        val_macro_f1=payload.get("metrics", {}).get("val/macro_f1"),
+        val_macro_f1=card.training.metrics.get("val/macro_f1"),
         test_macro_f1=logged_test_macro_f1(run_id, uri) if run_id else None,
-        temperature=payload.get("temperature"),
-        logit_adjustment_tau=float((payload.get("logit_adjustment") or {}).get("tau", 0.0)),
+        temperature=card.posthoc.temperature,
+        logit_adjustment_tau=card.posthoc.tau,
     )
 
 

@@ -1,4 +1,4 @@
-"""Resuming a run: the training state in last.pt, RNG capture/restore, and finding the run to continue.
+"""Resuming a run: the training state kept in last.pt, and finding the run to continue.
 
 last.pt is written at every epoch end and when a stop is requested mid-epoch. It keeps the epoch's
 batch order and the RNG states after the last finished step, so a resumed run draws exactly what the
@@ -10,12 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
@@ -24,6 +22,68 @@ from astro.errors import ConfigError
 log = logging.getLogger(__name__)
 # Keys that may differ between the interrupted and the resuming invocation.
 VOLATILE_KEYS = ("resume", "progress", "paths.output_dir")
+NEVER = (None, False, "", "never")
+
+
+@dataclass
+class EpochProgress:
+    """How far an epoch got: a stopped epoch resumes at `steps` with the running loss sums."""
+
+    steps: int = 0
+    loss_sum: float = 0.0
+    seen: int = 0
+    stopped: bool = False
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / max(self.seen, 1)
+
+
+@dataclass
+class PartialEpoch:
+    """An epoch stopped part-way: its batch plan and how far it got."""
+
+    epoch: int
+    plan: list[list[int]]
+    progress: EpochProgress
+
+
+@dataclass
+class ResumeState:
+    """Everything beyond the weights that a resumed run needs. `epoch` is the last finished epoch."""
+
+    epoch: int
+    optimizer_state: dict[str, Any]
+    scheduler_state: dict[str, Any]
+    rng: dict[str, Any]
+    history: list[dict[str, float]]
+    top_k: list[tuple[float, int, str]]
+    output_dir: str
+    config_hash: str
+    partial: PartialEpoch | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, tree: dict[str, Any]) -> ResumeState:
+        """From to_dict's output, or from a format-1 last.pt, whose flat keys had the same names."""
+        partial = tree.get("partial")
+        if partial is not None:
+            progress = partial["progress"]
+            progress = progress if isinstance(progress, EpochProgress) else EpochProgress(**progress)
+            partial = PartialEpoch(partial["epoch"], partial["plan"], progress)
+        return cls(
+            epoch=int(tree["epoch"]),
+            optimizer_state=tree["optimizer_state"],
+            scheduler_state=tree["scheduler_state"],
+            rng=tree["rng"],
+            history=list(tree["history"]),
+            top_k=[tuple(entry) for entry in tree["top_k"]],
+            output_dir=str(tree["output_dir"]),
+            config_hash=str(tree["config_hash"]),
+            partial=partial,
+        )
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -38,31 +98,10 @@ def config_hash(cfg: DictConfig) -> str:
     return hashlib.sha1(json.dumps(tree, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def capture_rng(generator: torch.Generator) -> dict[str, Any]:
-    state = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-        "generator": generator.get_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng(state: dict[str, Any], generator: torch.Generator) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    generator.set_state(state["generator"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def resume_checkpoint(cfg: DictConfig, client: MlflowClient, experiment_id: str) -> Path | None:
+def resume_checkpoint(cfg: DictConfig, client: MlflowClient | None, experiment_id: str | None) -> Path | None:
     """The last.pt to continue: an explicit path, or for `auto` the newest unfinished MLflow run of this
     experiment with the same config fingerprint whose last.pt still exists."""
-    if cfg.resume in (None, False, "", "never"):
+    if cfg.resume in NEVER:
         return None
     if cfg.resume != "auto":
         path = Path(str(cfg.resume))
@@ -70,6 +109,8 @@ def resume_checkpoint(cfg: DictConfig, client: MlflowClient, experiment_id: str)
         if not path.is_file():
             raise ConfigError(f"resume={cfg.resume}: no last.pt there (give a run folder or a last.pt)")
         return path
+    if client is None:
+        raise ConfigError("resume=auto needs the MLflow store to find the run; pass resume=<run folder>")
     wanted = config_hash(cfg)
     runs = client.search_runs(
         [experiment_id],

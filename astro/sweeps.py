@@ -4,8 +4,8 @@ training code knows nothing about sweeps and a single run is untouched.
 
 The parent is created in the launching process and stays RUNNING while the jobs run, wherever they run
 (in-process, joblib workers, submitit processes or Slurm nodes): the callback object travels to the jobs
-with Hydra's context, and `on_job_start` hands the parent id and the job's tags to `Tracker.start` through
-environment variables.
+with Hydra's context, and `on_job_start` hands the parent id and the job's tags to `Tracker.start`
+(astro.sweep_handoff).
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ from optuna.trial import TrialState
 from optuna.visualization import matplotlib as optuna_plots
 from sqlalchemy.engine import make_url
 
+from astro import sweep_handoff
 from astro.errors import TrainingInterrupted
-from astro.tracking import PARENT_RUN_ENV, RUN_TAGS_ENV, configure
+from astro.tracking import configure
 
 log = logging.getLogger(__name__)
 OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
@@ -241,14 +242,12 @@ class MlflowSweepCallback(Callback):
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         if self.parent_run_id is None:
             return
-        os.environ[PARENT_RUN_ENV] = self.parent_run_id
-        os.environ[RUN_TAGS_ENV] = json.dumps(self._job_tags(config))
+        sweep_handoff.hand_off(self.parent_run_id, self._job_tags(config))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if self.parent_run_id is None:
             return
-        os.environ.pop(PARENT_RUN_ENV, None)
-        os.environ.pop(RUN_TAGS_ENV, None)
+        sweep_handoff.clear()
         error = job_error(job_return)
         if error is None:
             return

@@ -17,14 +17,13 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context.registry import resolve_tags
 
+from astro import sweep_handoff
+from astro.config import default_tracking_uri
+
 log = logging.getLogger(__name__)
 PARAM_VALUE_LIMIT = 6000
 OFFLINE_JOURNAL = "mlflow_offline.jsonl"
 PARENT_TAG = "mlflow.parentRunId"  # what nests a run under its sweep parent in the UI
-# Set by astro.sweeps for each job of a multirun: the parent run to nest under, and the job's tags (JSON).
-PARENT_RUN_ENV = "ASTRO_PARENT_RUN_ID"
-RUN_TAGS_ENV = "ASTRO_RUN_TAGS"
-DEFAULT_URI = f"sqlite:///{Path(__file__).resolve().parents[1] / 'mlflow.db'}"
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -102,8 +101,8 @@ class Tracker:
         # Tests and sweeps run jobs back to back in one process: never inherit a stale env run id
         # (MLflow would also continue that run instead of nesting under parent_run_id).
         os.environ.pop("MLFLOW_RUN_ID", None)
-        tags = {**json.loads(os.environ.get(RUN_TAGS_ENV, "{}")), **(tags or {})}
-        parent = os.environ.get(PARENT_RUN_ENV) or None
+        parent, job_tags = sweep_handoff.received()
+        tags = {**job_tags, **(tags or {})}
         self._record("start", run_name=run_name, tags=tags, experiment=self.experiment)
         if not self.offline:
             try:
@@ -221,7 +220,7 @@ def sync(run_dir: str | Path, tracking_uri: str | None = None) -> str:
         raise FileNotFoundError(f"{journal}: no offline journal in this run folder")
     records = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
     start = records[0]
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    uri = tracking_uri or default_tracking_uri()
     configure(uri, start.get("experiment") or "astro")
     status = "FINISHED"
     with mlflow.start_run(run_name=start.get("run_name"), tags=start.get("tags") or {}) as run:

@@ -29,11 +29,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
 
 from astro.checkpointing import load_checkpoint
+from astro.config import default_tracking_uri
 from astro.data.galaxy10 import CLASS_NAMES
 from astro.data.synthetic import render
 from astro.errors import AstroError, ImageError
 from astro.inference import Classifier, load_image
-from astro.model_source import provenance, resolve, tracking_uri
+from astro.model_source import provenance, resolve
 
 # Averaging over the 8 rotations/flips raised held-out accuracy in the measurement reported in README.
 TTA_DEFAULT = True
@@ -52,11 +53,10 @@ def load_model(reference: str | None, uri: str) -> tuple[Classifier | None, str]
         found = resolve(reference, uri)
         if found is None:
             return None, f"**No trained model found** (MLflow store: `{uri}`). {HOW_TO_GET_A_MODEL}"
-        payload = load_checkpoint(found.path)
-        classifier = Classifier.from_payload(payload, found.path)
+        classifier = Classifier(load_checkpoint(found.path))
     except AstroError as exc:
         return None, f"**The model could not be loaded:** {exc}. {HOW_TO_GET_A_MODEL}"
-    about = provenance(payload, found.description, uri)
+    about = provenance(classifier.card, found.description, uri)
     note = ""
     if about.data_name == "synthetic":
         note = (
@@ -186,7 +186,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    classifier, about = load_model(args.checkpoint, tracking_uri())
+    classifier, about = load_model(args.checkpoint, default_tracking_uri())
     print(about, file=sys.stderr)
     examples = render_examples(Path(tempfile.mkdtemp(prefix="astro-examples-")))
     build_app(classifier, about, examples).launch(server_name=args.host, server_port=args.port)

@@ -60,6 +60,13 @@ def store_overrides(store: dict[str, str]) -> list[str]:
     return [f"tracking.uri={store['uri']}", f"tracking.artifact_root={store['artifact_root']}"]
 
 
+def smoke_overrides(data_dir: Path, tmp_path: Path, store: dict[str, str] | None = None) -> list[str]:
+    """What every smoke-sized test run starts from: debug=smoke on the session's synthetic file, a cache
+    under tmp_path and, when given, a private MLflow store."""
+    overrides = ["debug=smoke", f"paths.data_dir={data_dir}", f"paths.cache_dir={tmp_path / 'cache'}"]
+    return overrides + (store_overrides(store) if store else [])
+
+
 def run_script(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env["HYDRA_FULL_ERROR"] = "0"
@@ -80,11 +87,8 @@ def smoke_model(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     store = {"uri": f"sqlite:///{root / 'mlflow.db'}", "artifact_root": str(root / "mlartifacts")}
     result = run_script(
         "train.py",
-        "debug=smoke",
-        f"paths.data_dir={data_dir}",
-        f"paths.cache_dir={root / 'cache'}",
+        *smoke_overrides(data_dir, root, store),
         f"hydra.run.dir={root / 'run'}",
-        *store_overrides(store),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return {"checkpoint": root / "run" / "checkpoints" / "best.pt", "uri": store["uri"], "root": root}

@@ -208,7 +208,7 @@ def test_browser_upload_classify_and_screenshot(app_process, page, smoke_model, 
     page.on("request", lambda r: None if r.url.startswith(app_process) else outside.append(r.url))
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(app_process)
-    run_id = load_checkpoint(smoke_model["checkpoint"])["mlflow_run_id"]
+    run_id = load_checkpoint(smoke_model["checkpoint"]).card.training.run_id
     expect(page.locator("#provenance")).to_contain_text(run_id)
     expect(page.locator("#provenance")).to_contain_text("synthetic data, 32 px")
     galaxy = tmp_path / "upload.png"

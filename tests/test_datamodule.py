@@ -5,7 +5,7 @@ from hydra.utils import instantiate
 from astro.data.cache import build_cache, cache_key
 from astro.data.galaxy10 import Galaxy10H5
 from astro.samplers import weighted
-from tests.conftest import compose_train
+from tests.conftest import compose_train, smoke_overrides
 
 
 def source(data_dir):
@@ -27,7 +27,7 @@ def test_cache_is_reused_and_rebuilt_when_a_setting_changes(data_dir, tmp_path):
 
 
 def test_datamodule_from_config(data_dir, tmp_path):
-    cfg = compose_train(["debug=smoke", f"paths.data_dir={data_dir}", f"paths.cache_dir={tmp_path}"])
+    cfg = compose_train(smoke_overrides(data_dir, tmp_path))
     data = instantiate(cfg.data)
     assert data.num_classes == 10 and abs(len(data.labels("train")) - 0.7 * 300) <= 10
     assert sum(row["test"] for row in data.class_table()) == len(data.labels("test"))

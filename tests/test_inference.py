@@ -15,27 +15,39 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 from torch import nn
 
-from astro.checkpointing import load_checkpoint
+from astro.checkpointing import Checkpoint, load_checkpoint
 from astro.data.galaxy10 import CLASS_NAMES
 from astro.data.synthetic import render
 from astro.data.transforms import resize_batch
 from astro.errors import CheckpointError, ImageError
 from astro.gradcam import cam_layer, grad_cam
 from astro.inference import MAX_SIDE, Classifier, load_image
+from astro.model_card import ModelCard, PosthocSteps, Preprocessing, TrainingRecord
 from astro.model_source import provenance, resolve, store_exists
 from astro.models.astro_cnn import AstroCNN
 
 SIZE = 32
 
 
-NORMALIZATION = {"mean": [0.1, 0.12, 0.14], "std": [0.2, 0.2, 0.22]}
+MODEL = {"_target_": "astro.models.astro_cnn.AstroCNN"}
+
+
+def card(posthoc: PosthocSteps | None = None) -> ModelCard:
+    return ModelCard(
+        class_names=CLASS_NAMES,
+        preprocessing=Preprocessing(SIZE, "bilinear", (0.1, 0.12, 0.14), (0.2, 0.2, 0.22)),
+        model=MODEL,
+        posthoc=posthoc or PosthocSteps(),
+        training=TrainingRecord(run_id=None, data_name="none", epoch=0),
+        config={"model": MODEL},
+    )
 
 
 @pytest.fixture(scope="module")
 def classifier() -> Classifier:
     """An untrained AstroCNN: every check below is about the plumbing, not about accuracy."""
     torch.manual_seed(0)
-    return Classifier(AstroCNN(num_classes=10), list(CLASS_NAMES), SIZE, NORMALIZATION)
+    return Classifier(Checkpoint(card(), AstroCNN(num_classes=10).state_dict()))
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +106,8 @@ def test_tta_is_the_mean_of_the_eight_single_views(classifier, galaxy):
 def test_the_checkpoints_temperature_and_logit_adjustment_are_applied(classifier, galaxy):
     raw = np.array(list(classifier.predict(galaxy).values()))
     prior = np.linspace(1.0, 3.0, 10) / np.linspace(1.0, 3.0, 10).sum()
-    steps = {"temperature": 0.5, "logit_adjustment": {"tau": 1.0, "prior": prior.tolist()}}
-    tuned = Classifier(classifier.model, list(CLASS_NAMES), SIZE, NORMALIZATION, posthoc_steps=steps)
+    steps = PosthocSteps(tau=1.0, prior=tuple(prior), temperature=0.5)
+    tuned = Classifier(Checkpoint(card(steps), classifier.model.state_dict()))
     expected = (raw / prior) ** 2  # p * prior^-tau, then softmax(log p / T) = p^(1/T), renormalised
     assert list(tuned.predict(galaxy).values()) == pytest.approx((expected / expected.sum()).tolist())
 
@@ -212,25 +224,28 @@ def test_grad_cam_points_at_the_evidence():
 
 @pytest.mark.slow
 def test_classifier_from_a_trained_checkpoint(smoke_model, galaxy):
-    payload = load_checkpoint(smoke_model["checkpoint"])
+    written = load_checkpoint(smoke_model["checkpoint"]).card
     classifier = Classifier.from_checkpoint(smoke_model["checkpoint"])
-    assert classifier.image_size == payload["image_size"] == 32 and not classifier.model.training
+    assert classifier.preprocessing.image_size == written.preprocessing.image_size == 32
+    assert not classifier.model.training
     x = classifier.preprocess(galaxy)
-    mean, std = (torch.tensor(payload["normalization"][k]).view(1, 3, 1, 1) for k in ("mean", "std"))
+    mean, std = (
+        torch.tensor(v).view(1, 3, 1, 1) for v in (written.preprocessing.mean, written.preprocessing.std)
+    )
     assert torch.allclose(classifier.normalize(x), (x / 255.0 - mean) / std, atol=1e-5)
     assert_distribution(classifier.predict(galaxy, tta=True))
-    assert classifier.posthoc_steps["temperature"] == payload["temperature"] > 0
+    assert classifier.card.posthoc == written.posthoc and written.posthoc.temperature > 0
 
 
 @pytest.mark.slow
 def test_resolve_path_run_uri_registered_model_and_newest_finished_run(smoke_model, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # MLflow's fallback store would be ./mlflow.db: none may appear
     uri, checkpoint = smoke_model["uri"], smoke_model["checkpoint"]
-    run_id = load_checkpoint(checkpoint)["mlflow_run_id"]
-    weights = load_checkpoint(checkpoint)["model_state"]
+    run_id = load_checkpoint(checkpoint).card.training.run_id
+    weights = load_checkpoint(checkpoint).weights
 
     def same_weights(path: Path) -> bool:
-        state = load_checkpoint(path)["model_state"]
+        state = load_checkpoint(path).weights
         return all(torch.equal(state[k], weights[k]) for k in weights)
 
     assert resolve(str(checkpoint), uri).path == checkpoint
@@ -261,14 +276,15 @@ def test_resolve_path_run_uri_registered_model_and_newest_finished_run(smoke_mod
 
 @pytest.mark.slow
 def test_provenance_names_the_run_its_test_score_and_data(smoke_model):
-    payload = load_checkpoint(smoke_model["checkpoint"])
-    about = provenance(payload, "best.pt", smoke_model["uri"])
-    test_f1 = MlflowClient(smoke_model["uri"]).get_run(payload["mlflow_run_id"]).data.metrics["test/macro_f1"]
-    assert about.run_id == payload["mlflow_run_id"] and about.test_macro_f1 == pytest.approx(test_f1)
+    written = load_checkpoint(smoke_model["checkpoint"]).card
+    run_id = written.training.run_id
+    about = provenance(written, "best.pt", smoke_model["uri"])
+    test_f1 = MlflowClient(smoke_model["uri"]).get_run(run_id).data.metrics["test/macro_f1"]
+    assert about.run_id == run_id and about.test_macro_f1 == pytest.approx(test_f1)
     assert about.data_name == "synthetic" and about.image_size == 32 and about.architecture == "AstroCNN"
     text = about.markdown()
-    assert payload["mlflow_run_id"] in text and f"{test_f1:.3f}" in text and "synthetic" in text
-    assert f"T = {payload['temperature']:.2f}" in text
+    assert run_id in text and f"{test_f1:.3f}" in text and "synthetic" in text
+    assert f"T = {written.posthoc.temperature:.2f}" in text
 
 
 def test_bad_references_are_one_clear_sentence(tmp_path):

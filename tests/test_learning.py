@@ -8,8 +8,8 @@ The hardest pairs are physical look-alikes (round vs in-between smooth, barred v
 import pytest
 from mlflow.tracking import MlflowClient
 
-from astro.pipeline import run_training
 from tests.conftest import compose_train, store_overrides
+from train import train
 
 pytestmark = pytest.mark.slow
 
@@ -21,13 +21,12 @@ def test_astro_cnn_learns_the_synthetic_data(tmp_path, store):
             "epochs=30",
             "batch_size=32",
             "progress=false",
-            "data.source.num_images=3000",
             f"paths.data_dir={tmp_path / 'data'}",
             f"paths.output_dir={tmp_path / 'out'}",
             *store_overrides(store),
         ]
     )
-    best_val_f1 = run_training(cfg)
+    best_val_f1 = train(cfg)
     client = MlflowClient(store["uri"])
     (run,) = client.search_runs([client.get_experiment_by_name("astro").experiment_id])
     test_f1 = run.data.metrics["test/macro_f1"]

@@ -57,9 +57,7 @@ def test_alpha_list_of_the_wrong_length_is_a_config_error():
         FocalLoss(alpha=[1.0, 2.0, 3.0], class_counts=[5] * 10)
 
 
-def test_negative_gamma_and_unknown_alpha_are_config_errors():
-    with pytest.raises(ConfigError, match="gamma"):
-        FocalLoss(gamma=-1.0)
+def test_unknown_alpha_is_a_config_error():
     with pytest.raises(ConfigError, match="inverse_frequency"):
         FocalLoss(alpha="balanced", class_counts=[1, 2])
 
@@ -82,5 +80,3 @@ def test_effective_number_weights_sit_between_uniform_and_inverse_frequency():
     inverse = class_weights("inverse_frequency", counts)
     assert cb[2] > cb[1] > cb[0]
     assert cb[2] / cb[0] < inverse[2] / inverse[0]
-    with pytest.raises(ConfigError, match="beta"):
-        class_weights("effective_number", counts, beta=1.0)

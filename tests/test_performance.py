@@ -8,11 +8,12 @@ from astro.bench import bench_inference, bench_train
 from astro.data.datamodule import GalaxyDataModule
 from astro.data.galaxy10 import Galaxy10H5
 from astro.data.transforms import DihedralAugment
+from astro.device import Performance
 from astro.losses import FocalLoss
 from astro.models.astro_cnn import AstroCNN
+from astro.optim import warmup_cosine
 from astro.samplers import weighted
-from astro.schedule import warmup_cosine
-from astro.training import Performance, Trainer
+from astro.trainer import Trainer
 
 
 def test_amp_auto_means_bf16_on_cuda_only():

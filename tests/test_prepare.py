@@ -13,14 +13,12 @@ from PIL import Image
 
 from astro.data.prepare import prepare
 from astro.errors import DataError
-from tests.conftest import ROOT, compose_train, zero_image_chunks
+from tests.conftest import ROOT, compose_train, smoke_overrides, zero_image_chunks
 
 
 def overrides(data_dir, tmp_path):
     return [
-        "debug=smoke",
-        f"paths.data_dir={data_dir}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
+        *smoke_overrides(data_dir, tmp_path),
         f"paths.output_dir={tmp_path / 'report'}",
     ]
 

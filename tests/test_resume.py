@@ -17,7 +17,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from astro.checkpointing import load_checkpoint
-from tests.conftest import ROOT, run_script, store_overrides
+from tests.conftest import ROOT, run_script, smoke_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -25,13 +25,10 @@ pytestmark = pytest.mark.slow
 def args(data_dir: Path, tmp_path: Path, store: dict[str, str], run_dir: str) -> list[str]:
     """Smoke data at batch size 8: ~26 steps per epoch, so a signal lands inside an epoch."""
     return [
-        "debug=smoke",
+        *smoke_overrides(data_dir, tmp_path, store),
         "epochs=4",
         "batch_size=8",
-        f"paths.data_dir={data_dir}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
         f"hydra.run.dir={tmp_path / run_dir}",
-        *store_overrides(store),
     ]
 
 
@@ -89,7 +86,7 @@ def test_kill_9_then_resume_auto_equals_an_uninterrupted_run(data_dir, tmp_path,
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     last = load_checkpoint(tmp_path / "first" / "checkpoints" / "last.pt")
-    assert 1 <= last["epoch"] < 4
+    assert 1 <= last.resume.epoch < 4
     resumed = run_script("train.py", *args(data_dir, tmp_path, store, "second"), "resume=auto")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert_same_result(results(tmp_path / "first"), reference)
@@ -109,8 +106,9 @@ def test_sigterm_stops_after_a_step_marks_killed_and_resumes_mid_epoch(data_dir,
     _, run = single_run(store["uri"])
     assert run.info.status == "KILLED"
     last = load_checkpoint(tmp_path / "first" / "checkpoints" / "last.pt")
-    if last["partial"] is not None:  # stopped inside an epoch: its batch order and progress are saved
-        assert 0 < last["partial"]["progress"]["steps"] < len(last["partial"]["plan"])
+    partial = last.resume.partial
+    if partial is not None:  # stopped inside an epoch: its batch order and progress are saved
+        assert 0 < partial.progress.steps < len(partial.plan)
     resumed = run_script("train.py", *args(data_dir, tmp_path, store, "second"), "resume=auto")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert_same_result(results(tmp_path / "first"), reference)
@@ -118,9 +116,9 @@ def test_sigterm_stops_after_a_step_marks_killed_and_resumes_mid_epoch(data_dir,
 
 
 def test_non_finite_loss_fails_the_run_with_the_likely_cause(data_dir, tmp_path, store):
-    done = run_script("train.py", *args(data_dir, tmp_path, store, "run"), "schedule.optimizer.lr=1e30")
+    done = run_script("train.py", *args(data_dir, tmp_path, store, "run"), "optim.optimizer.lr=1e30")
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "loss became nan/inf at epoch" in done.stderr and "schedule.optimizer.lr" in done.stderr
+    assert "loss became nan/inf at epoch" in done.stderr and "optim.optimizer.lr" in done.stderr
     _, run = single_run(store["uri"])
     assert run.info.status == "FAILED" and "NonFiniteLossError" in run.data.tags["astro.error"]
 
@@ -160,20 +158,12 @@ def test_last_checkpoint_holds_the_full_training_state(data_dir, tmp_path, store
     done = run_script("train.py", *args(data_dir, tmp_path, store, "run"), "epochs=1")
     assert done.returncode == 0, done.stderr[-2000:]
     last = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
-    for key in (
-        "optimizer_state",
-        "scheduler_state",
-        "rng",
-        "history",
-        "top_k",
-        "mlflow_run_id",
-        "epoch",
-        "config_hash",
-        "output_dir",
-    ):
-        assert key in last, key
-    assert set(last["rng"]) >= {"python", "numpy", "torch", "generator"}
-    assert isinstance(last["rng"]["generator"], torch.Tensor)
+    state = last.resume
+    assert state.optimizer_state["state"] and state.scheduler_state and last.card.training.run_id
+    assert state.epoch == 1 and len(state.history) == 1 and len(state.top_k) == 1
+    assert state.config_hash and state.output_dir == str((tmp_path / "run").resolve())
+    assert set(state.rng) >= {"python", "numpy", "torch", "generator"}
+    assert isinstance(state.rng["generator"], torch.Tensor)
 
 
 def test_sigterm_stops_the_whole_sweep(data_dir, tmp_path, store):

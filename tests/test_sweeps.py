@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
-from astro import report
+from astro import comparison
 from astro.sweeps import (
     MlflowSweepCallback,
     resume_study,
@@ -29,7 +29,7 @@ from astro.sweeps import (
     study_plots,
     sweep_name,
 )
-from tests.conftest import ROOT, store_overrides
+from tests.conftest import ROOT, smoke_overrides
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -40,11 +40,8 @@ def sweep_command(data_dir: Path, tmp_path: Path, store: dict[str, str], *args: 
         str(ROOT / "train.py"),
         "-m",
         *args,
-        "debug=smoke",
+        *smoke_overrides(data_dir, tmp_path, store),
         "epochs=1",
-        f"paths.data_dir={data_dir}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
-        *store_overrides(store),
     ]
 
 
@@ -142,7 +139,7 @@ def test_gamma_multirun_nests_one_run_per_job_under_one_parent(gamma_sweep):
 def test_report_on_a_gamma_sweep(gamma_sweep):
     tmp_path, store = gamma_sweep
     out = tmp_path / "report"
-    path = report.main(["--sweep", "loss.gamma", "--tracking-uri", store["uri"], "--out", str(out)])
+    path = comparison.main(["--sweep", "loss.gamma", "--tracking-uri", store["uri"], "--out", str(out)])
     text = path.read_text()
     client, parents, jobs = sweep_tree(store["uri"])
     rows = [line for line in text.splitlines() if line.startswith("| astro_cnn-focal-g")]
@@ -198,7 +195,7 @@ def test_optuna_sweep_killed_then_resumed_ends_with_n_trials_complete(data_dir, 
     assert {"optimization_history.png", "param_importances.png", "slice.png", "trials.csv"} <= logged
 
     args = ["--sweep", "focal_optuna", "--tracking-uri", store["uri"], "--out", str(tmp_path / "report")]
-    text = report.main(args).read_text()
+    text = comparison.main(args).read_text()
     assert "# Optuna study focal_optuna (2 invocation(s)" in text  # both invocations' jobs
     assert all(f"`loss.gamma={t.params['loss.gamma']}`" in text for t in complete)
 

@@ -57,7 +57,7 @@ def test_a_store_that_fails_mid_run_switches_to_the_journal_once(tmp_path, monke
 
 
 def test_runs_nest_under_a_sweep_parent_and_resume_in_place(tmp_path, monkeypatch):
-    from astro.tracking import PARENT_RUN_ENV
+    from astro.sweep_handoff import PARENT_RUN_ENV
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     parent = Tracker(uri, "exp", str(tmp_path / "art"))

@@ -9,8 +9,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from astro.data.galaxy10 import CLASS_NAMES
-from astro.pipeline import run_training
-from tests.conftest import compose_train, run_script, store_overrides
+from tests.conftest import compose_train, run_script, smoke_overrides, store_overrides
+from train import train
 
 pytestmark = pytest.mark.slow
 EPOCH_METRICS = ("train/loss", "val/loss", "val/macro_f1", "val/accuracy", "lr")
@@ -18,11 +18,8 @@ EPOCH_METRICS = ("train/loss", "val/loss", "val/macro_f1", "val/accuracy", "lr")
 
 def smoke_args(data_dir: Path, tmp_path: Path, store: dict[str, str]) -> list[str]:
     return [
-        "debug=smoke",
-        f"paths.data_dir={data_dir}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
+        *smoke_overrides(data_dir, tmp_path, store),
         f"hydra.run.dir={tmp_path / 'run'}",
-        *store_overrides(store),
     ]
 
 
@@ -71,10 +68,13 @@ def test_checkpoint_is_self_describing(smoke_run):
     from astro.checkpointing import load_checkpoint
 
     tmp_path, _, _ = smoke_run
-    payload = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")
-    assert payload["class_names"] == list(CLASS_NAMES) and payload["image_size"] == 32
-    assert len(payload["normalization"]["mean"]) == 3 and payload["mlflow_run_id"]
-    assert payload["config"]["loss"]["gamma"] == 2.0
+    card = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt").card
+    assert card.class_names == CLASS_NAMES and card.preprocessing.image_size == 32
+    assert (
+        len(card.preprocessing.mean) == 3 and card.training.run_id and card.training.data_name == "synthetic"
+    )
+    assert card.config["loss"]["gamma"] == 2.0 and card.architecture == "AstroCNN"
+    assert card.posthoc.temperature > 0 and len(card.posthoc.prior) == 10 and card.posthoc.tau == 0.0
 
 
 def test_evaluate_writes_the_report_and_logs_it(smoke_run, tmp_path):
@@ -106,7 +106,7 @@ def test_evaluate_writes_the_report_and_logs_it(smoke_run, tmp_path):
     assert 0 <= evaluation.data.metrics["eval/test/macro_f1"] <= 1
 
 
-def test_run_training_returns_the_optimized_metric(data_dir, tmp_path, store):
+def test_train_returns_the_optimized_metric(data_dir, tmp_path, store):
     cfg = compose_train(
         [
             "debug=smoke",
@@ -118,7 +118,7 @@ def test_run_training_returns_the_optimized_metric(data_dir, tmp_path, store):
             *store_overrides(store),
         ]
     )
-    value = run_training(cfg)
+    value = train(cfg)
     _, run = only_run(store["uri"])
     assert isinstance(value, float) and value == pytest.approx(run.data.metrics["best/val_macro_f1"])
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from astro.data.split import stratified_split
 from astro.errors import DataError
 
 CLASS_NAMES: tuple[str, ...] = (
@@ -38,16 +39,25 @@ METADATA_KEYS = ("ra", "dec", "redshift", "pxscale")
 
 @dataclass
 class Galaxy10H5:
-    """A validated Galaxy10-schema HDF5 file (`images` uint8 (N,H,W,3), `ans` labels 0-9)."""
+    """A validated Galaxy10-schema HDF5 file (`images` uint8 (N,H,W,3), `ans` labels 0-9); with
+    `max_images`, a class-stratified subset of about that many (read without touching the rest)."""
 
     path: str
     sha256: str | None = None
+    max_images: int | None = None
 
     def __post_init__(self) -> None:
         self.path = str(Path(self.path).expanduser())
-        self._num_images, self._image_shape = validate_h5(self.path)
+        total, self._image_shape = validate_h5(self.path)
         if self.sha256:
             verify_sha256(self.path, PUBLISHED_SHA256 if self.sha256 == "published" else self.sha256)
+        self._index = np.arange(total)
+        if self.max_images is not None and self.max_images < total:
+            with h5py.File(self.path, "r") as f:
+                labels = np.asarray(f["ans"][:], dtype=np.int64)
+            share = self.max_images / total
+            self._index = np.sort(stratified_split(labels, (share, 1 - share, 0), seed=0)["train"])
+        self._num_images = len(self._index)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -63,22 +73,24 @@ class Galaxy10H5:
     def fingerprint(self) -> str:
         """Identity of the file content for cache keys: path, size and modification time."""
         stat = Path(self.path).stat()
-        return f"{Path(self.path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        subset = f":subset{self._num_images}" if self.max_images is not None else ""
+        return f"{Path(self.path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}{subset}"
 
     def labels(self) -> np.ndarray:
         with h5py.File(self.path, "r") as f:
-            return np.asarray(f["ans"][:], dtype=np.int64)
+            return np.asarray(f["ans"][:], dtype=np.int64)[self._index]
 
     def iter_chunks(self, chunk_size: int = 256) -> Iterator[np.ndarray]:
         """Yield uint8 (n,H,W,3) chunks in file order; peak memory stays at one chunk."""
         with h5py.File(self.path, "r") as f:
             images = f["images"]
+            whole = self._num_images == len(images)
             for start in range(0, self._num_images, chunk_size):
                 stop = min(start + chunk_size, self._num_images)
                 try:
-                    chunk = images[start:stop]
+                    chunk = images[start:stop] if whole else images[self._index[start:stop]]
                 except OSError as exc:
-                    bad = _first_unreadable(images, start, stop)
+                    bad = _first_unreadable(images, int(self._index[start]), int(self._index[stop - 1]) + 1)
                     raise DataError(
                         f"{self.path}: cannot read image {bad} of {self._num_images} "
                         f"(file truncated or corrupt: {' '.join(str(exc).split())})"

@@ -40,12 +40,19 @@ STAR_MIX = np.array([0.35, 0.3, 0.15, 0.1, 0.1])  # field stars are mostly cool 
 
 
 def synthetic_galaxy10(
-    path: str, num_images: int = 3000, seed: int = 0, workers: int | None = None
+    directory: str,
+    num_images: int = 3000,
+    max_images: int | None = None,
+    seed: int = 0,
+    workers: int | None = None,
 ) -> Galaxy10H5:
-    """Return the synthetic file as a Galaxy10 source, generating it on first use."""
-    if not Path(path).exists():
-        generate_h5(path, num_images=num_images, seed=seed, workers=workers)
-    return Galaxy10H5(path)
+    """The synthetic file of this size and seed in `directory` as a Galaxy10 source, generated on first
+    use; with max_images (a smoke run), only that many images are generated."""
+    count = min(num_images, max_images) if max_images is not None else num_images
+    path = Path(directory) / f"galaxy10_synthetic_n{count}_seed{seed}.h5"
+    if not path.exists():
+        generate_h5(str(path), num_images=count, seed=seed, workers=workers)
+    return Galaxy10H5(str(path))
 
 
 def class_labels(num_images: int, seed: int) -> np.ndarray:

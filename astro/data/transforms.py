@@ -1,4 +1,5 @@
-"""Batched tensor transforms: resize once (cache, demo), dihedral augmentation and normalisation per batch.
+"""Batched tensor transforms: resize once (cache, demo), dihedral augmentation and TTA views, and
+normalisation per batch.
 
 Everything works on whole uint8 batches so that the same code runs on CPU and GPU without per-image
 Python work.
@@ -30,6 +31,11 @@ def dihedral(x: torch.Tensor, view: int) -> torch.Tensor:
     """One of the 8 symmetries of the square: view % 4 quarter turns, then a flip if view >= 4."""
     x = torch.rot90(x, view % 4, dims=(-2, -1))
     return torch.flip(x, dims=(-1,)) if view >= 4 else x
+
+
+def dihedral_views(x: torch.Tensor) -> list[torch.Tensor]:
+    """The 8 rotations/flips of a batch, for test-time augmentation."""
+    return [dihedral(x, view) for view in range(8)]
 
 
 class DihedralAugment:

@@ -1,4 +1,4 @@
-"""`python -m astro.report`: the seed's Run 1 vs Run 2 comparison rebuilt from MLflow after
+"""`python -m astro compare`: the seed's Run 1 vs Run 2 comparison rebuilt from MLflow after
 `python train.py -m experiment=run1,run2`, and one-line errors for runs that cannot be found."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from astro import report
+from astro import comparison
 from astro.data.galaxy10 import CLASS_NAMES
-from tests.conftest import run_script, store_overrides
+from tests.conftest import run_script, smoke_overrides
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +22,9 @@ def seed_runs(data_dir, tmp_path_factory):
         "train.py",
         "-m",
         "experiment=run1,run2",
-        "debug=smoke",
+        *smoke_overrides(data_dir, tmp_path, store),
         "epochs=1",
-        f"paths.data_dir={data_dir}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
         f"hydra.sweep.dir={tmp_path / 'multirun'}",
-        *store_overrides(store),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(store["uri"])
@@ -48,7 +45,7 @@ def rows(text: str, first_cell: str) -> list[list[str]]:
 def test_run1_vs_run2_table_from_mlflow(seed_runs):
     tmp_path, uri, (run1, run2) = seed_runs
     out = tmp_path / "report"
-    text = report.main(["--sweep", "experiment", "--tracking-uri", uri, "--out", str(out)]).read_text()
+    text = comparison.main(["--sweep", "experiment", "--tracking-uri", uri, "--out", str(out)]).read_text()
 
     (first,) = rows(text, "run1")[:1]
     (second,) = rows(text, "run2")[:1]
@@ -74,9 +71,13 @@ def test_run1_vs_run2_table_from_mlflow(seed_runs):
 def test_runs_by_id_take_the_first_as_baseline_and_latest_finds_the_sweep(seed_runs):
     tmp_path, uri, (run1, run2) = seed_runs
     ids = [run2.info.run_id, run1.info.run_id]
-    text = report.main(["--runs", *ids, "--tracking-uri", uri, "--out", str(tmp_path / "by_id")]).read_text()
+    text = comparison.main(
+        ["--runs", *ids, "--tracking-uri", uri, "--out", str(tmp_path / "by_id")]
+    ).read_text()
     assert "baseline for Δ: **run2**" in text and rows(text, "run2")[0][6] == "—"
-    latest = report.main(["--latest", "--tracking-uri", uri, "--out", str(tmp_path / "latest"), "--no-log"])
+    latest = comparison.main(
+        ["--latest", "--tracking-uri", uri, "--out", str(tmp_path / "latest"), "--no-log"]
+    )
     assert "| run1 | 0 |" in latest.read_text()
 
 
@@ -94,12 +95,12 @@ def test_runs_by_id_take_the_first_as_baseline_and_latest_finds_the_sweep(seed_r
 def test_runs_that_cannot_be_found_are_one_line(seed_runs, capsys, args, message):
     _, uri, _ = seed_runs
     with pytest.raises(SystemExit) as exit_info:
-        report.main([*args, "--tracking-uri", uri])
+        comparison.main([*args, "--tracking-uri", uri])
     assert exit_info.value.code == 1 and message in capsys.readouterr().err
 
 
 def test_a_missing_store_is_one_line(tmp_path: Path, capsys):
     with pytest.raises(SystemExit):
-        report.main(["--latest", "--tracking-uri", f"sqlite:///{tmp_path / 'nowhere.db'}"])
+        comparison.main(["--latest", "--tracking-uri", f"sqlite:///{tmp_path / 'nowhere.db'}"])
     assert "error: no MLflow store at sqlite:///" in capsys.readouterr().err
     assert not (tmp_path / "nowhere.db").exists()

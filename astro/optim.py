@@ -1,4 +1,4 @@
-"""Learning-rate schedules behind one interface: step per batch or per epoch, optionally on a metric."""
+"""Optimizer schedules behind one interface: step per batch or per epoch, optionally on a metric."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Compare the runs of a sweep from MLflow: `python -m astro.report --sweep <parent run id | sweep name>`.
+"""The comparison report of a sweep's runs, from MLflow: `python -m astro compare --sweep <parent run id |
+sweep name>`.
 
 Writes report.md and per_class_f1.png: a run-comparison table (val macro F1 for selection; test macro F1,
 macro ROC-AUC and accuracy with deltas against the baseline, the first job), the best run's per-class
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +26,10 @@ from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import make_url
 
 from astro.cli import user_errors_as_one_line
-from astro.config import PROJECT_ROOT
+from astro.config import PROJECT_ROOT, default_tracking_uri
 from astro.data.galaxy10 import CLASS_NAMES
 from astro.errors import AstroError
 from astro.sweeps import ERROR, JOB_NUM, JOB_OVERRIDES, STORAGE, STUDY, SWEEP_ID, SWEEP_NAME, SWEEP_ROLE
-from astro.tracking import DEFAULT_URI
 
 SELECTION = ("val macro F1", "best/val_macro_f1")
 COMPARED = (
@@ -41,7 +40,7 @@ COMPARED = (
 PER_CLASS = (("precision", "precision"), ("recall", "recall"), ("F1", "f1"), ("ROC-AUC", "auc"))
 
 
-class ReportError(AstroError):
+class ComparisonError(AstroError):
     """The runs to report on cannot be found."""
 
 
@@ -70,7 +69,7 @@ def open_store(uri: str) -> MlflowClient:
     if uri.startswith("sqlite:"):
         database = make_url(uri).database
         if not database or not Path(database).is_file():
-            raise ReportError(f"no MLflow store at {uri} (set --tracking-uri or MLFLOW_TRACKING_URI)")
+            raise ComparisonError(f"no MLflow store at {uri} (set --tracking-uri or MLFLOW_TRACKING_URI)")
     return MlflowClient(uri)
 
 
@@ -92,13 +91,13 @@ def find_parent(client: MlflowClient, sweep: str) -> Run:
     found = _search(client, f"{parent} and attributes.run_name = '{quoted}'", max_results=1)
     if found:
         return found[0]
-    raise ReportError(f"no sweep with parent run id, sweep name or run name '{sweep}' in this store")
+    raise ComparisonError(f"no sweep with parent run id, sweep name or run name '{sweep}' in this store")
 
 
 def latest_parent(client: MlflowClient) -> Run:
     found = _search(client, f"tags.`{SWEEP_ROLE}` = 'parent'", max_results=1)
     if not found:
-        raise ReportError("no sweep in this store (run one with `python train.py -m ...`)")
+        raise ComparisonError("no sweep in this store (run one with `python train.py -m ...`)")
     return found[0]
 
 
@@ -115,7 +114,7 @@ def sweep_runs(client: MlflowClient, parent: Run) -> Sweep:
         jobs = _search(client, f"tags.`{SWEEP_ID}` = '{each.info.run_id}' and tags.`{SWEEP_ROLE}` = 'job'")
         runs += sorted(jobs, key=lambda run: (int(run.data.tags.get(JOB_NUM, "0")), run.info.start_time))
     if not runs:
-        raise ReportError(f"sweep {parent.info.run_name} ({parent.info.run_id}) has no job runs")
+        raise ComparisonError(f"sweep {parent.info.run_name} ({parent.info.run_id}) has no job runs")
     return Sweep(runs, parent, parents)
 
 
@@ -125,7 +124,7 @@ def runs_by_id(client: MlflowClient, run_ids: Sequence[str]) -> Sweep:
         try:
             runs.append(client.get_run(run_id))
         except MlflowException:
-            raise ReportError(f"no run with id '{run_id}' in this store") from None
+            raise ComparisonError(f"no run with id '{run_id}' in this store") from None
     return Sweep(runs)
 
 
@@ -218,12 +217,12 @@ def per_class_f1_png(runs: Sequence[Run], names: Sequence[str], classes: Sequenc
     return path
 
 
-def write_report(sweep: Sweep, out_dir: Path, tracking_uri: str) -> Path:
+def write_comparison(sweep: Sweep, out_dir: Path, tracking_uri: str) -> Path:
     """report.md and per_class_f1.png in out_dir; the path of report.md."""
     out_dir.mkdir(parents=True, exist_ok=True)
     scored = [run for run in sweep.runs if SELECTION[1] in run.data.metrics]
     if not scored:
-        raise ReportError(f"none of the {len(sweep.runs)} runs of '{sweep.title}' logged {SELECTION[1]}")
+        raise ComparisonError(f"none of the {len(sweep.runs)} runs of '{sweep.title}' logged {SELECTION[1]}")
     baseline = scored[0]
     best = max(scored, key=lambda run: run.data.metrics[SELECTION[1]])
     names = dict(zip((run.info.run_id for run in sweep.runs), labels(sweep.runs), strict=True))
@@ -265,29 +264,29 @@ def write_report(sweep: Sweep, out_dir: Path, tracking_uri: str) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(prog="python -m astro.report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m astro compare", description=__doc__.split("\n\n")[0])
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--sweep", help="the sweep's parent run id, its sweep name or parent run name")
     which.add_argument("--latest", action="store_true", help="the most recent sweep")
     which.add_argument("--runs", nargs="+", metavar="RUN_ID", help="these runs, the first as baseline")
     parser.add_argument("--tracking-uri", default=None, help="default: MLFLOW_TRACKING_URI, else ./mlflow.db")
-    parser.add_argument("--out", type=Path, default=None, help="default: outputs/reports/<sweep>")
+    parser.add_argument("--out", type=Path, default=None, help="default: outputs/comparisons/<sweep>")
     parser.add_argument("--no-log", action="store_true", help="do not log the report to the parent run")
     args = parser.parse_args(argv)
-    return _report(args)
+    return _compare(args)
 
 
 @user_errors_as_one_line
-def _report(args: argparse.Namespace) -> Path:
-    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+def _compare(args: argparse.Namespace) -> Path:
+    uri = args.tracking_uri or default_tracking_uri()
     client = open_store(uri)
     if args.runs:
         sweep = runs_by_id(client, args.runs)
     else:
         sweep = sweep_runs(client, latest_parent(client) if args.latest else find_parent(client, args.sweep))
     folder = sweep.parent.info.run_name if sweep.parent else "runs-" + "-".join(r[:8] for r in args.runs)
-    out = args.out or PROJECT_ROOT / "outputs" / "reports" / folder
-    report = write_report(sweep, out, uri)
+    out = args.out or PROJECT_ROOT / "outputs" / "comparisons" / folder
+    report = write_comparison(sweep, out, uri)
     if sweep.parent and not args.no_log:
         client.log_artifacts(sweep.parent.info.run_id, str(out), "report")
     print(f"report: {report}")

@@ -1,0 +1,71 @@
+"""astro's helper commands, one surface: python -m astro <command> [--help].
+
+train.py and evaluate.py stay at the top level (Hydra apps); these are the commands around them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+
+# name -> (module whose `main(argv)` runs it, what it does)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "prepare": (
+        "astro.data.prepare",
+        "check a data source, build its cache, write the data report (Hydra overrides: data=gz1_sdss)",
+    ),
+    "compare": (
+        "astro.comparison",
+        "the comparison report of a sweep's runs from MLflow (--sweep NAME | --latest | --runs ID ...)",
+    ),
+    "sync": ("astro.tracking", "replay a run folder's offline MLflow journal into a store (RUN_DIR)"),
+    "bench": ("astro.bench", "benchmarks run side by side: train | inference | epoch"),
+    "ui": (
+        "astro.__main__",
+        "mlflow ui on the project's store (MLFLOW_TRACKING_URI or ./mlflow.db); extra args go to mlflow",
+    ),
+}
+
+
+def ui(argv: Sequence[str]) -> None:
+    """`mlflow ui` with the same default store as train.py (astro.config.default_tracking_uri)."""
+    from astro.config import default_tracking_uri
+
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", default_tracking_uri(), *argv]
+    sys.exit(subprocess.call(command))
+
+
+def _runner(name: str) -> Callable[[list[str]], object]:
+    if name == "ui":
+        return ui
+    module = importlib.import_module(COMMANDS[name][0])
+    if name == "sync":
+        return lambda argv: module.main(["sync", *argv])
+    if name == "prepare":  # a Hydra app: it reads its overrides from sys.argv
+
+        def run(argv: list[str]) -> object:
+            sys.argv = [f"{sys.argv[0]} prepare", *argv]
+            return module.main()
+
+        return run
+    return module.main
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m astro",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(f"  {name:<9} {help}" for name, (_, help) in COMMANDS.items()),
+    )
+    parser.add_argument("command", choices=COMMANDS, metavar="command", help="one of: " + ", ".join(COMMANDS))
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="the command's own arguments (see its --help)")
+    args = parser.parse_args(argv)
+    _runner(args.command)(args.args)
+
+
+if __name__ == "__main__":
+    main()
