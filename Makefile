@@ -37,7 +37,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 ui: install
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
+	$(BIN)/python -m astro ui
 
 clean:
 	rm -rf outputs multirun .pytest_cache

@@ -29,7 +29,8 @@ from astro.cli import user_errors_as_one_line
 from astro.config import PROJECT_ROOT, default_tracking_uri
 from astro.data.galaxy10 import CLASS_NAMES
 from astro.errors import AstroError
-from astro.sweeps import ERROR, JOB_NUM, JOB_OVERRIDES, STORAGE, STUDY, SWEEP_ID, SWEEP_NAME, SWEEP_ROLE
+from astro.optuna_study import STORAGE, STUDY
+from astro.sweeps import ERROR, JOB_NUM, JOB_OVERRIDES, SWEEP_ID, SWEEP_NAME, SWEEP_ROLE
 
 SELECTION = ("val macro F1", "best/val_macro_f1")
 COMPARED = (

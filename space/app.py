@@ -94,13 +94,13 @@ def classify(
         gr.Warning(f"Cannot classify this file: {exc}")
         return None, None, f"**Cannot classify this file:** {exc}."
     views = "mean over the 8 rotations/flips" if tta else "single view"
-    side = min(image.size)
+    side, size = min(image.size), classifier.preprocessing.image_size
     with Image.open(upload["path"]) as original:
         mode = original.mode
     converted = "" if mode == "RGB" else f" The upload (PIL mode {mode}) was converted to 8-bit RGB."
     status = (
         f"Top class **{top}** ({probabilities[top]:.1%}, {views}). The model saw the centre square "
-        f"({side}x{side} px) resized to {classifier.image_size}x{classifier.image_size} px.{converted}"
+        f"({side}x{side} px) resized to {size}x{size} px.{converted}"
     )
     return probabilities, saliency, status
 

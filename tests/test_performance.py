@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from astro.bench import bench_inference, bench_train
+from astro.bench.inference_latency import bench_inference
+from astro.bench.train_speed import bench_train
 from astro.data.datamodule import GalaxyDataModule
 from astro.data.galaxy10 import Galaxy10H5
 from astro.data.transforms import DihedralAugment

@@ -21,14 +21,8 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from astro import comparison
-from astro.sweeps import (
-    MlflowSweepCallback,
-    resume_study,
-    search_space,
-    storage_for_display,
-    study_plots,
-    sweep_name,
-)
+from astro.optuna_study import resume_study, storage_for_display, study_plots
+from astro.sweeps import MlflowSweepCallback, search_space, sweep_name
 from tests.conftest import ROOT, smoke_overrides
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from astro.cli import user_errors_as_one_line
-from astro.config import validate
+from astro.config import PROJECT_ROOT, validate
 from astro.data.datamodule import GalaxyDataModule
 from astro.data.eda import class_table_text, write_eda
 
@@ -56,7 +56,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="prepare")
+# An absolute path: `python -m astro prepare` imports this module, where a relative one would be looked up
+# as a Python package.
+@hydra.main(version_base="1.3", config_path=str(PROJECT_ROOT / "conf"), config_name="prepare")
 @user_errors_as_one_line
 def main(cfg: DictConfig) -> None:
     prepare(cfg)
