@@ -150,9 +150,7 @@ def test_a_server_that_is_down_gives_one_line_and_leaves_nothing(tmp_path, capsy
         main(["galaxy10", "--dest", str(tmp_path), "--url", url, "--retries", "0", "--no-prepare"])
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 1 and len(err) == 1, err
-    assert (
-        err[0].startswith(f"error: {url}: cannot reach 127.0.0.1:{port} (") and "Connection refused" in err[0]
-    )
+    assert err[0].startswith(f"error: {url}: cannot reach 127.0.0.1:{port}: Connection refused (gave up")
     assert list(tmp_path.iterdir()) == []
 
 

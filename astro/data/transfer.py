@@ -82,7 +82,7 @@ def _fetch_with_retries(
             if attempt == retries:
                 kept = f"; {fh.tell()} bytes are kept in {part}: run the same command again to resume"
                 raise DownloadError(
-                    f"{url}: {exc} (gave up after {attempt + 1} attempts); check the network connection "
+                    f"{url}: {exc} (gave up after {attempt + 1} tries); check the network connection "
                     f"or --url{kept if fh.tell() else ''}"
                 ) from None
             wait = backoff * 2**attempt
@@ -110,7 +110,8 @@ def _fetch(url: str, fh: BinaryIO, part: Path, timeout: float, progress: bool) -
             raise _Interrupted(f"HTTP {exc.code} {exc.reason}") from None
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
-        raise _Interrupted(f"cannot reach {urllib.parse.urlsplit(url).netloc} ({exc.reason})") from None
+        reason = getattr(exc.reason, "strerror", None) or exc.reason
+        raise _Interrupted(f"cannot reach {urllib.parse.urlsplit(url).netloc}: {reason}") from None
     except (OSError, http.client.HTTPException) as exc:
         raise _Interrupted(f"no answer from {urllib.parse.urlsplit(url).netloc} ({exc})") from None
     with response:
