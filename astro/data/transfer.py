@@ -32,7 +32,11 @@ RETRYABLE_HTTP = {408, 429, 500, 502, 503, 504}
 
 
 class _Interrupted(Exception):
-    """A transient failure (connection lost or refused, timeout, HTTP 5xx): worth another try."""
+    """A transient failure (connection lost, timeout, HTTP 5xx): worth another try."""
+
+
+class _Unreachable(_Interrupted):
+    """The host cannot be reached at all (DNS, refused): retried only once a transfer has worked."""
 
 
 def download(
@@ -79,11 +83,11 @@ def _fetch_with_retries(
         try:
             return _fetch(url, fh, part, timeout, progress)
         except _Interrupted as exc:
-            if attempt == retries:
+            if attempt == retries or (attempt == 0 and isinstance(exc, _Unreachable)):
+                tries = f" (gave up after {attempt + 1} tries)" if attempt else ""
                 kept = f"; {fh.tell()} bytes are kept in {part}: run the same command again to resume"
                 raise DownloadError(
-                    f"{url}: {exc} (gave up after {attempt + 1} tries); check the network connection "
-                    f"or --url{kept if fh.tell() else ''}"
+                    f"{url}: {exc}{tries}; check the network connection or --url{kept if fh.tell() else ''}"
                 ) from None
             wait = backoff * 2**attempt
             log.warning(
@@ -111,7 +115,7 @@ def _fetch(url: str, fh: BinaryIO, part: Path, timeout: float, progress: bool) -
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         reason = getattr(exc.reason, "strerror", None) or exc.reason
-        raise _Interrupted(f"cannot reach {urllib.parse.urlsplit(url).netloc}: {reason}") from None
+        raise _Unreachable(f"cannot reach {urllib.parse.urlsplit(url).netloc}: {reason}") from None
     except (OSError, http.client.HTTPException) as exc:
         raise _Interrupted(f"no answer from {urllib.parse.urlsplit(url).netloc} ({exc})") from None
     with response:
@@ -138,7 +142,7 @@ def _stream(response, fh: BinaryIO, part: Path, total: int | None, progress: boo
               disable=not progress, mininterval=0.5) as bar:  # fmt: skip
         while True:
             try:
-                block = response.read(BLOCK)
+                block = response.read1(BLOCK)  # what has arrived: smooth progress on a slow link
             except (OSError, http.client.HTTPException) as exc:
                 raise _Interrupted(f"connection lost at byte {fh.tell()} ({type(exc).__name__})") from None
             if not block:
