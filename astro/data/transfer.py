@@ -36,7 +36,8 @@ class _Interrupted(Exception):
 
 
 class _Unreachable(_Interrupted):
-    """The host cannot be reached at all (DNS, refused): retried only once a transfer has worked."""
+    """The host cannot be reached (DNS, refused, connect timeout): no retry on the first try, so a machine
+    without network gets its answer at once."""
 
 
 def download(
@@ -77,8 +78,9 @@ def download(
 
 
 def _fetch_with_retries(
-    url, fh: BinaryIO, part: Path, retries: int, backoff: float, timeout, progress
+    url: str, fh: BinaryIO, part: Path, retries: int, backoff: float, timeout: float, progress: bool
 ) -> None:
+    """Try again after transient failures, waiting backoff, 2 x backoff, ...; each try resumes."""
     for attempt in range(retries + 1):
         try:
             return _fetch(url, fh, part, timeout, progress)
@@ -136,7 +138,9 @@ def _fetch(url: str, fh: BinaryIO, part: Path, timeout: float, progress: bool) -
         raise _Interrupted(f"connection closed at byte {fh.tell()} of {total}")
 
 
-def _stream(response, fh: BinaryIO, part: Path, total: int | None, progress: bool) -> None:
+def _stream(
+    response: http.client.HTTPResponse, fh: BinaryIO, part: Path, total: int | None, progress: bool
+) -> None:
     name = part.name.removesuffix(".part")
     with tqdm(total=total, initial=fh.tell(), unit="B", unit_scale=True, unit_divisor=1024, desc=name,
               disable=not progress, mininterval=0.5) as bar:  # fmt: skip
