@@ -31,3 +31,7 @@ class TrainingInterrupted(AstroError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class DownloadError(AstroError):
+    """A download failed (no network, HTTP error, checksum mismatch, full disk); says what to do next."""

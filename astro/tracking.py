@@ -19,11 +19,14 @@ from mlflow.tracking.context.registry import resolve_tags
 
 from astro import sweep_handoff
 from astro.config import default_tracking_uri
+from astro.tracking_dataset import absolute, dataset_input
 
 log = logging.getLogger(__name__)
 PARAM_VALUE_LIMIT = 6000
 OFFLINE_JOURNAL = "mlflow_offline.jsonl"
 PARENT_TAG = "mlflow.parentRunId"  # what nests a run under its sweep parent in the UI
+# Marks astro's experiments as model training, not GenAI, where a UI reads it (docs/data_download.md).
+EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -53,6 +56,8 @@ def configure(tracking_uri: str, experiment: str, artifact_root: str | None = No
         if artifact_root:
             location = Path(artifact_root).expanduser().resolve().joinpath(experiment).as_uri()
         experiment_id = client.create_experiment(experiment, artifact_location=location)
+    if found is None or EXPERIMENT_KIND_TAG not in found.tags:  # a kind someone chose is kept
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 
@@ -146,6 +151,15 @@ class Tracker:
             artifact_path=artifact_path,
         )
 
+    def log_dataset(self, name: str, source: str, digest: str, profile: Mapping[str, Any]) -> None:
+        """The training data as the run's dataset input (name, source path, digest; see tracking_dataset)."""
+        record = {"name": name, "source": absolute(str(source)), "digest": digest, "profile": dict(profile)}
+        self._call(
+            "dataset",
+            lambda: self.client.log_inputs(self._run_id, datasets=[dataset_input(**record)]),
+            **record,
+        )
+
     def set_tags(self, tags: Mapping[str, str]) -> None:
         batch = [RunTag(key, str(value)) for key, value in tags.items()]
         self._call("tags", lambda: self._batches(tags=batch), tags=dict(tags))
@@ -235,6 +249,9 @@ def sync(run_dir: str | Path, tracking_uri: str | None = None) -> str:
                 mlflow.log_artifact(rec["path"], rec.get("artifact_path"))
             elif rec["op"] == "artifacts" and Path(rec["path"]).exists():
                 mlflow.log_artifacts(rec["path"], rec.get("artifact_path"))
+            elif rec["op"] == "dataset":
+                fields = {key: rec[key] for key in ("name", "source", "digest", "profile")}
+                MlflowClient(uri).log_inputs(run.info.run_id, datasets=[dataset_input(**fields)])
             elif rec["op"] == "end":
                 status = rec["status"]
         mlflow.set_tag("astro.synced_from", str(journal))
