@@ -21,8 +21,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "astro.comparison",
         "the comparison report of a sweep's runs from MLflow (--sweep NAME | --latest | --runs ID ...)",
     ),
-    "sync": ("astro.tracking", "replay a run folder's offline MLflow journal into a store (RUN_DIR)"),
+    "sync": ("astro.tracking_sync", "replay a run folder's offline MLflow journal into a store (RUN_DIR)"),
     "bench": ("astro.bench", "benchmarks run side by side: train | inference | epoch"),
+    "download": (
+        "astro.data.download",
+        "download Galaxy10_DECals.h5 (resumable, checksum-checked), then prepare it",
+    ),
     "ui": (
         "astro.__main__",
         "mlflow ui on the project's store (MLFLOW_TRACKING_URI or ./mlflow.db); extra args go to mlflow",
@@ -35,6 +39,10 @@ def ui(argv: Sequence[str]) -> None:
     from astro.config import default_tracking_uri
 
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", default_tracking_uri(), *argv]
+    # MLflow 3.16's UI opens every experiment on its GenAI overview; this view shows the training runs.
+    print(
+        "astro's runs: open the experiment's page with ?workflowType=machine_learning at the end of its URL"
+    )
     sys.exit(subprocess.call(command))
 
 
@@ -42,8 +50,6 @@ def _runner(name: str) -> Callable[[list[str]], object]:
     if name == "ui":
         return ui
     module = importlib.import_module(COMMANDS[name][0])
-    if name == "sync":
-        return lambda argv: module.main(["sync", *argv])
     if name == "prepare":  # a Hydra app: it reads its overrides from sys.argv
 
         def run(argv: list[str]) -> object:

@@ -21,6 +21,7 @@ from astro.errors import TrainingInterrupted
 from astro.plots import training_curves_png
 from astro.resume import config_hash, resume_checkpoint
 from astro.tracking import Tracker
+from astro.tracking_dataset import source_digest
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +120,17 @@ def _resumed(cfg: DictConfig, tracker: Tracker) -> Checkpoint | None:
 def _log_setup(
     cfg: DictConfig, data: GalaxyDataModule, model: nn.Module, tracker: Tracker, out: Path
 ) -> None:
-    """The resolved config as params; config, split and class table as files and artifacts."""
+    """The resolved config as params, the data as the run's MLflow dataset; config, split and class
+    table as files and artifacts."""
     tracker.log_params(OmegaConf.to_container(cfg, resolve=True))
     params = sum(p.numel() for p in model.parameters())
     tracker.log_params({"model.num_parameters": params})
+    profile = {
+        "num_images": len(data.labels("all")),
+        "num_classes": data.num_classes,
+        "image_size": data.image_size,
+    }
+    tracker.log_dataset(data.name, data.source.location, source_digest(data.source.fingerprint()), profile)
     (out / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     (out / "split.json").write_text(json.dumps({name: idx.tolist() for name, idx in data.splits.items()}))
     table = data.class_table()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -18,7 +17,6 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking.context.registry import resolve_tags
 
 from astro import sweep_handoff
-from astro.config import default_tracking_uri
 from astro.tracking_dataset import absolute, dataset_input
 
 log = logging.getLogger(__name__)
@@ -67,7 +65,7 @@ class Tracker:
 
     If the store cannot be reached (at start or mid-run), training carries on: a single warning is
     logged and every later call is appended to `mlflow_offline.jsonl` in the run's folder, which
-    `python -m astro.tracking sync RUN_DIR` replays into a store once it is back.
+    `python -m astro sync RUN_DIR` (astro.tracking_sync) replays into a store once it is back.
     """
 
     def __init__(
@@ -209,7 +207,7 @@ class Tracker:
         if not self.offline:
             log.warning(
                 "MLflow store %s unreachable (%s: %s); training continues, tracking goes to %s "
-                "(replay later: python -m astro.tracking sync %s)",
+                "(replay later: python -m astro sync %s)",
                 self.tracking_uri,
                 type(exc).__name__,
                 str(exc).splitlines()[0][:200],
@@ -225,54 +223,3 @@ def _probe(uri: str) -> None:
     if uri.startswith(("http://", "https://")):
         with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5):
             pass
-
-
-def sync(run_dir: str | Path, tracking_uri: str | None = None) -> str:
-    """Replay a run folder's offline journal into a store as a new run; return its id."""
-    journal = Path(run_dir) / OFFLINE_JOURNAL
-    if not journal.is_file():
-        raise FileNotFoundError(f"{journal}: no offline journal in this run folder")
-    records = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
-    start = records[0]
-    uri = tracking_uri or default_tracking_uri()
-    configure(uri, start.get("experiment") or "astro")
-    status = "FINISHED"
-    with mlflow.start_run(run_name=start.get("run_name"), tags=start.get("tags") or {}) as run:
-        for rec in records[1:]:
-            if rec["op"] == "params":
-                mlflow.log_params(rec["params"])
-            elif rec["op"] == "metrics":
-                mlflow.log_metrics(rec["metrics"], step=rec.get("step"))
-            elif rec["op"] == "tags":
-                mlflow.set_tags(rec["tags"])
-            elif rec["op"] == "artifact" and Path(rec["path"]).exists():
-                mlflow.log_artifact(rec["path"], rec.get("artifact_path"))
-            elif rec["op"] == "artifacts" and Path(rec["path"]).exists():
-                mlflow.log_artifacts(rec["path"], rec.get("artifact_path"))
-            elif rec["op"] == "dataset":
-                fields = {key: rec[key] for key in ("name", "source", "digest", "profile")}
-                MlflowClient(uri).log_inputs(run.info.run_id, datasets=[dataset_input(**fields)])
-            elif rec["op"] == "end":
-                status = rec["status"]
-        mlflow.set_tag("astro.synced_from", str(journal))
-    MlflowClient(uri).set_terminated(run.info.run_id, status)
-    journal.rename(journal.with_suffix(".synced"))
-    return run.info.run_id
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m astro.tracking", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    replay = sub.add_parser("sync", help="replay a run folder's offline journal into an MLflow store")
-    replay.add_argument("run_dir")
-    replay.add_argument("--tracking-uri", default=None)
-    args = parser.parse_args(argv)
-    try:
-        run_id = sync(args.run_dir, args.tracking_uri)
-    except FileNotFoundError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    print(f"synced {args.run_dir} -> MLflow run {run_id}")
-
-
-if __name__ == "__main__":
-    main()

@@ -141,7 +141,7 @@ def test_unreachable_store_keeps_training_and_syncs_later(data_dir, tmp_path):
     assert [r["step"] for r in records if r["op"] == "metrics" and "val/macro_f1" in r["metrics"]] == [1, 2]
     store = f"sqlite:///{tmp_path / 'later.db'}"
     synced = subprocess.run(
-        [sys.executable, "-m", "astro.tracking", "sync", str(tmp_path / "run"), "--tracking-uri", store],
+        [sys.executable, "-m", "astro", "sync", str(tmp_path / "run"), "--tracking-uri", store],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -9,8 +9,9 @@ from mlflow.tracking import MlflowClient
 
 from astro.data.galaxy10 import Galaxy10H5
 from astro.data.synthetic import generate_h5
-from astro.tracking import Tracker, sync
+from astro.tracking import Tracker
 from astro.tracking_dataset import source_digest
+from astro.tracking_sync import sync
 
 KIND = "mlflow.experimentKind"
 

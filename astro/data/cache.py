@@ -38,6 +38,11 @@ class ImageSource(Protocol):
 
     def fingerprint(self) -> str: ...
 
+    @property
+    def location(self) -> str:
+        """The file or folder the images come from (the MLflow dataset's source)."""
+        ...
+
     def labels(self) -> np.ndarray:
         """Read after `iter_chunks` is exhausted: a source that skips unreadable images returns the labels
         of the images it yielded, fewer than `len(source)`."""

@@ -101,6 +101,10 @@ class ImageFolderSource:
         """Images listed and present; `iter_chunks` may skip unreadable ones, see `labels`."""
         return len(self._files)
 
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
     def fingerprint(self) -> str:
         """Identity for the cache key: root, every file's name, label, size and mtime, the label map and
         the decoding settings."""

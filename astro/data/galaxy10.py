@@ -70,6 +70,10 @@ class Galaxy10H5:
     def __len__(self) -> int:
         return self._num_images
 
+    @property
+    def location(self) -> str:
+        return self.path
+
     def fingerprint(self) -> str:
         """Identity of the file content for cache keys: path, size and modification time."""
         stat = Path(self.path).stat()
