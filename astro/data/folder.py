@@ -10,7 +10,6 @@ so changing it builds a new cache. Unreadable images are skipped with a warning,
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import os
@@ -20,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
+from astro.data.folder_labels import apply_label_map, check_classes, read_manifest, scan_folders
 from astro.data.split import stratified_split
 from astro.errors import DataError
 
@@ -73,12 +72,12 @@ class ImageFolderSource:
         if manifest is None and class_names is not None:
             raise DataError(f"{self.root}: class_names needs a manifest; subfolders name their own classes")
         if manifest is None:
-            files, labels, raw_names = _scan_folders(self.root)
+            files, labels, raw_names = scan_folders(self.root)
         else:
-            files, labels, raw_names = _read_manifest(
+            files, labels, raw_names = read_manifest(
                 Path(manifest).expanduser().resolve(), self.root, class_names
             )
-        labels, self._class_names = _apply_label_map(labels, raw_names, mapping, self.root)
+        labels, self._class_names = apply_label_map(labels, raw_names, mapping, self.root)
         files, labels = _select(files, labels, np.flatnonzero(labels >= 0))
         if max_images is not None and max_images < len(labels):
             share = max_images / len(labels)
@@ -90,7 +89,7 @@ class ImageFolderSource:
         self._bad = [f for f, s in zip(files, stats, strict=True) if s is None]
         self._files, self._labels = _select(files, labels, [i for i, s in enumerate(stats) if s is not None])
         self._check_bad()
-        _check_classes(self._labels, self._class_names, self.root, pinned=class_names is not None)
+        check_classes(self._labels, self._class_names, self.root, pinned=class_names is not None)
         self._fingerprint = self._digest([s for s in stats if s is not None], mapping)
 
     @property
@@ -166,95 +165,6 @@ class ImageFolderSource:
         settings = f"{sorted(mapping.items())}|{self._class_names}|{self.decode_size}|{self.resample}"
         digest.update(settings.encode())
         return f"{self.root}:{len(self._files)}:{digest.hexdigest()}"
-
-
-def _scan_folders(root: Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
-    """Class-named subfolders, sorted by name; images are the files with an image extension."""
-    try:
-        classes, class_to_idx = find_classes(root)
-    except FileNotFoundError:
-        raise DataError(f"{root}: no class subfolders (and no manifest CSV given)") from None
-    samples = make_dataset(root, class_to_idx, IMG_EXTENSIONS, allow_empty=True)
-    files = [Path(path) for path, _ in samples]
-    return files, np.array([label for _, label in samples], dtype=np.int64), tuple(classes)
-
-
-def _read_manifest(
-    manifest: Path, root: Path, class_names: Sequence[str] | None
-) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
-    """Rows of (filename relative to root, integer label[, class_name]) and the class names they use."""
-    if not manifest.is_file():
-        raise DataError(f"{manifest}: manifest CSV not found")
-    with open(manifest, newline="") as fh:
-        reader = csv.DictReader(fh)
-        columns = reader.fieldnames or []
-        for column in ("filename", "label"):
-            if column not in columns:
-                raise DataError(f"{manifest}: missing column '{column}' (found: {', '.join(columns)})")
-        rows = list(reader)
-    if not rows:
-        raise DataError(f"{manifest}: no rows")
-    labels = np.empty(len(rows), dtype=np.int64)
-    named: dict[int, str] = {}
-    for line, row in enumerate(rows, start=2):
-        try:
-            labels[line - 2] = int(row["label"])
-        except (TypeError, ValueError):
-            raise DataError(f"{manifest}: line {line} has label '{row['label']}', not an integer") from None
-        name = row.get("class_name")
-        if name and named.setdefault(labels[line - 2], name) != name:
-            raise DataError(
-                f"{manifest}: label {labels[line - 2]} is named both "
-                f"'{named[labels[line - 2]]}' and '{name}' (line {line})"
-            )
-    files = [root / row["filename"] for row in rows]
-    if class_names is not None:
-        return files, labels, _check_named(manifest, labels, named, tuple(class_names))
-    values = np.unique(labels)
-    return files, np.searchsorted(values, labels), tuple(named.get(v, str(v)) for v in values)
-
-
-def _check_named(
-    manifest: Path, labels: np.ndarray, named: dict[int, str], class_names: tuple[str, ...]
-) -> tuple[str, ...]:
-    outside = (labels < 0) | (labels >= len(class_names))
-    if outside.any():
-        raise DataError(
-            f"{manifest}: label {labels[outside][0]} is outside 0-{len(class_names) - 1} "
-            f"({len(class_names)} class_names configured)"
-        )
-    for label, name in named.items():
-        if class_names[label] != name:
-            raise DataError(
-                f"{manifest}: label {label} is '{name}' in the CSV but '{class_names[label]}' in class_names"
-            )
-    return class_names
-
-
-def _apply_label_map(
-    labels: np.ndarray, names: tuple[str, ...], mapping: dict[str, str | None], root: Path
-) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Rename, merge (two names to one) or drop (to None) classes; dropped images get label -1."""
-    unknown = sorted(set(mapping) - set(names))
-    if unknown:
-        raise DataError(f"{root}: label_map names unknown classes {unknown} (classes: {', '.join(names)})")
-    targets = [mapping.get(name, name) for name in names]
-    final = tuple(dict.fromkeys(t for t in targets if t is not None))
-    lookup = np.array([final.index(t) if t is not None else -1 for t in targets], dtype=np.int64)
-    return (lookup[labels] if len(labels) else labels), final
-
-
-def _check_classes(labels: np.ndarray, names: tuple[str, ...], root: Path, pinned: bool) -> None:
-    """An empty class is an error, unless class_names pins the numbering (a subset of a known label
-    set, e.g. Galaxy10's, to evaluate a model on): then it is a warning."""
-    if len(labels) == 0:
-        raise DataError(f"{root}: no images found (after label_map and max_images)")
-    counts = np.bincount(labels, minlength=len(names))
-    empty = [name for name, count in zip(names, counts, strict=True) if count == 0]
-    if empty and not pinned:
-        raise DataError(f"{root}: classes {empty} have no images (drop them with label_map: {{name: null}})")
-    if empty:
-        log.warning("%s: classes %s have no images", root, empty)
 
 
 def _select(files: list[Path], labels: np.ndarray, index: Sequence[int]) -> tuple[list[Path], np.ndarray]:
