@@ -4,8 +4,9 @@ model's provenance.
     python space/app.py [--checkpoint PATH | runs:/<run_id>/checkpoints/best.pt | models:/<name>/<version>]
                         [--port N] [--host ADDRESS]
 
-The same file is the app_file of the Hugging Face Space (README front matter). Without --checkpoint or
-ASTRO_CHECKPOINT it serves the best checkpoint of the newest finished run in the MLflow store.
+The same file is the app_file of the Hugging Face Space (front matter: space/README.md; docs/demo.md).
+Without --checkpoint or ASTRO_CHECKPOINT it serves the best checkpoint of the newest finished run in the
+MLflow store.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from astro.errors import AstroError, ImageError
 from astro.inference import Classifier, load_image
 from astro.model_source import provenance, resolve
 
-# Averaging over the 8 rotations/flips raised held-out accuracy in the measurement reported in README.
+# Averaging over the 8 rotations/flips raised held-out accuracy in the measurement in docs/demo.md.
 TTA_DEFAULT = True
 EXAMPLE_SEED = 20240517
 HOW_TO_GET_A_MODEL = (

@@ -159,7 +159,10 @@ def test_bad_uploads_get_a_clear_message_and_the_app_keeps_serving(served, workd
 def browser_type_launch_args() -> dict:
     """pytest-playwright launches Debian's chromium (CI installs it with apt-get), never a downloaded one."""
     if not CHROMIUM.exists():
-        pytest.skip(f"no browser: {CHROMIUM} is missing (apt-get install chromium; .ci/run does this)")
+        pytest.skip(
+            f"no browser: {CHROMIUM} is missing; to run this test install Debian's chromium: "
+            "apt-get install chromium (as root; .ci/run does this)"
+        )
     return {"executable_path": str(CHROMIUM), "headless": True, "args": CHROMIUM_ARGS}
 
 
