@@ -24,7 +24,6 @@ PENDING = {
     "docs/statistics.md",
     "docs/cluster.md",
     "docs/prediction.md",
-    "docs/data_download.md",
 }
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
