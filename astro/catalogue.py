@@ -31,6 +31,7 @@ from astro.inference import model_input
 from astro.model_card import Preprocessing
 
 H5_SUFFIXES = (".h5", ".hdf5")
+RESIZE_SLICE = 32  # HDF5 images resized together
 READ_ERRORS = (AstroError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
@@ -181,5 +182,13 @@ class H5Catalogue:
                         f"image {index} cannot be read (corrupt HDF5 chunk: {' '.join(str(exc).split())})"
                     )
             chunk = np.stack(rows) if rows else np.empty((0, *self._images.shape[1:]), np.uint8)
-        prep = self.preprocessing
-        return Batch(start, stop, resize_batch(torch.from_numpy(chunk), prep.image_size, prep.resize), errors)
+        return Batch(start, stop, self._resized(chunk), errors)
+
+    def _resized(self, chunk: np.ndarray) -> torch.Tensor:
+        """resize_batch in slices: a whole batch of 256 px cutouts as float would be ~200 MB at once."""
+        size, method = self.preprocessing.image_size, self.preprocessing.resize
+        pieces = [
+            resize_batch(torch.from_numpy(chunk[i : i + RESIZE_SLICE]), size, method)
+            for i in range(0, len(chunk), RESIZE_SLICE)
+        ]
+        return torch.cat(pieces) if pieces else torch.empty((0, 3, size, size), dtype=torch.uint8)
