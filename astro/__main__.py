@@ -27,6 +27,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "astro.data.download",
         "download Galaxy10_DECals.h5 (resumable, checksum-checked), then prepare it",
     ),
+    "merge-shards": (
+        "astro.shards",
+        "merge predict.py's shards into one file, checking each input once (OUTPUT)",
+    ),
+    "register": (
+        "astro.registry",
+        "register a sweep's best run (on val) as models:/galaxy-morphology and set @champion (--sweep NAME)",
+    ),
     "ui": (
         "astro.__main__",
         "mlflow ui on the project's store (MLFLOW_TRACKING_URI or ./mlflow.db); extra args go to mlflow",
@@ -65,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         prog="python -m astro",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="\n".join(f"  {name:<9} {help}" for name, (_, help) in COMMANDS.items()),
+        epilog="\n".join(f"  {name:<12} {help}" for name, (_, help) in COMMANDS.items()),
     )
     parser.add_argument("command", choices=COMMANDS, metavar="command", help="one of: " + ", ".join(COMMANDS))
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the command's own arguments (see its --help)")

@@ -19,7 +19,7 @@ from astro.checkpointing import Checkpoint, load_checkpoint
 from astro.data.transforms import Normalize, dihedral_views, resize_batch
 from astro.errors import ImageError
 from astro.gradcam import cam_layer, grad_cam, overlay
-from astro.model_card import ModelCard
+from astro.model_card import ModelCard, Preprocessing
 from astro.posthoc import apply_posthoc
 from astro.prediction import view_averaged_logits
 
@@ -104,6 +104,14 @@ def square_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
     return left, top, left + side, top + side
 
 
+def model_input(image: ImageInput, preprocessing: Preprocessing) -> torch.Tensor:
+    """Any image -> uint8 (1,3,S,S) as the model was trained: 8-bit RGB, centre square, resized once.
+    The demo, batch prediction and the served model all call this."""
+    rgb = load_image(image)
+    pixels = np.array(rgb.crop(square_box(rgb.size)))  # writable: torch.from_numpy needs it
+    return resize_batch(torch.from_numpy(pixels).unsqueeze(0), preprocessing.image_size, preprocessing.resize)
+
+
 class Classifier:
     """A checkpoint's model with its card (class names, preprocessing, post-hoc steps), in eval mode.
 
@@ -125,10 +133,7 @@ class Classifier:
 
     def preprocess(self, image: ImageInput) -> torch.Tensor:
         """Upload -> uint8 (1,3,S,S): RGB, centre square, resized with the training cache's method."""
-        rgb = load_image(image)
-        pixels = np.array(rgb.crop(square_box(rgb.size)))  # writable: torch.from_numpy needs it
-        size, method = self.preprocessing.image_size, self.preprocessing.resize
-        return resize_batch(torch.from_numpy(pixels).unsqueeze(0), size, method)
+        return model_input(image, self.preprocessing)
 
     def predict(self, image: ImageInput, tta: bool = False) -> dict[str, float]:
         """Probability of every class; with tta, from the logits averaged over the 8 rotations/flips.

@@ -15,6 +15,7 @@ from astro.data.transforms import dihedral_views
 from astro.evaluation import write_report
 from astro.posthoc import fit_posthoc
 from astro.run_checkpoints import RunCheckpoints
+from astro.served_model import log_served_model
 from astro.tracked_run import TrackedRun
 from astro.trainer import Trainer
 
@@ -32,6 +33,7 @@ def calibrate_and_test(
     steps = fit_posthoc(val.logits, val.labels, prior, cfg.logit_adjustment)
     save_checkpoint(checkpoints.best, replace(best, card=replace(best.card, posthoc=steps)))
     run.tracker.log_artifact(checkpoints.best, "checkpoints")
+    log_served_model(run.tracker, checkpoints.best)
     test = trainer.predict(data.eval_batches("test", cfg.eval_batch_size, trainer.device), views)
     context = {
         "checkpoint": str(checkpoints.best),

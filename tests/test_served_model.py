@@ -1,0 +1,131 @@
+"""The run's pyfunc model/: same probabilities as the demo, registered with an alias, served over REST."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow.artifacts
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from astro.checkpointing import load_checkpoint
+from astro.inference import Classifier
+from astro.registry import main as register
+from astro.served_model import example_image
+from tests.test_predict import run_predict
+
+
+@pytest.fixture(scope="module")
+def run_id(smoke_model) -> str:
+    return load_checkpoint(smoke_model["checkpoint"]).card.training.run_id
+
+
+def _expected(classifier: Classifier, image) -> list[float]:
+    probs = classifier.predict(image)
+    return [probs[name] for name in classifier.class_names]
+
+
+def test_training_logs_a_pyfunc_model_that_matches_the_demo(smoke_model, run_id, tmp_path):
+    local = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path="model", tracking_uri=smoke_model["uri"], dst_path=str(tmp_path)
+    )
+    model = mlflow.pyfunc.load_model(local)
+    assert model.metadata.signature.inputs.input_names() == ["image"]
+    classifier = Classifier.from_checkpoint(smoke_model["checkpoint"])
+    array = np.asarray(Image.open(io.BytesIO(example_image())).convert("RGB"))
+    out = model.predict(pd.DataFrame({"image": [example_image(), array]}))
+    assert list(out.columns) == classifier.class_names
+    np.testing.assert_allclose(out.iloc[0], _expected(classifier, example_image()), atol=1e-6)
+    np.testing.assert_allclose(out.iloc[1], _expected(classifier, Image.fromarray(array)), atol=1e-6)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_ping(url: str, server: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.stderr.read().decode()[-3000:]
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise AssertionError(f"{url}/ping did not answer within {timeout} s")
+
+
+@pytest.mark.slow
+def test_register_champion_then_predict_and_serve_it(smoke_model, run_id, data_dir, tmp_path):
+    uri = smoke_model["uri"]
+    registered = register(["--runs", run_id, "--tracking-uri", uri])
+    assert registered.uri() == "models:/galaxy-morphology@champion" and registered.run_id == run_id
+
+    h5 = data_dir / "synthetic" / "galaxy10_synthetic_n300_seed0.h5"
+    by_alias = run_predict(registered.uri(), h5, tmp_path / "a.parquet", f"tracking.uri={uri}")
+    by_path = run_predict(smoke_model["checkpoint"], h5, tmp_path / "b.parquet")
+    assert pq.read_table(by_alias)["confidence"] == pq.read_table(by_path)["confidence"]
+
+    port = _free_port()
+    venv_bin = str(Path(sys.executable).parent)  # where `mlflow models serve` finds uvicorn (an active venv)
+    path = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            registered.uri(),
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            "1",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_ping(url, server)
+        body = {
+            "dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(example_image()).decode()]]}
+        }
+        request = urllib.request.Request(
+            f"{url}/invocations", json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            predictions = json.load(response)["predictions"]
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    classifier = Classifier.from_checkpoint(smoke_model["checkpoint"])
+    served = [predictions[0][name] for name in classifier.class_names]
+    np.testing.assert_allclose(served, _expected(classifier, example_image()), atol=1e-6)
