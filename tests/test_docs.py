@@ -23,7 +23,6 @@ PENDING = {
     "docs/realism.md",
     "docs/statistics.md",
     "docs/cluster.md",
-    "docs/prediction.md",
 }
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
