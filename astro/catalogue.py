@@ -31,7 +31,7 @@ from astro.inference import model_input
 from astro.model_card import Preprocessing
 
 H5_SUFFIXES = (".h5", ".hdf5")
-RESIZE_SLICE = 32  # HDF5 images resized together
+SLICE = 32  # HDF5 rows read and resized together
 READ_ERRORS = (AstroError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
@@ -169,8 +169,19 @@ class H5Catalogue:
         return f"hdf5:{self._images.shape}:{self.path.stat().st_size}"
 
     def read(self, start: int, stop: int) -> Batch:
+        """Read and resize SLICE rows at a time: a whole batch of 256 px cutouts (and its float copy for
+        resizing) would be hundreds of MB at once, and such big short-lived buffers fragment the heap."""
+        pieces, errors = [], []
+        for first in range(start, stop, SLICE):
+            chunk, slice_errors = self._rows(first, min(first + SLICE, stop))
+            size, method = self.preprocessing.image_size, self.preprocessing.resize
+            pieces.append(resize_batch(torch.from_numpy(chunk), size, method))
+            errors += slice_errors
+        return Batch(start, stop, torch.cat(pieces), errors)
+
+    def _rows(self, start: int, stop: int) -> tuple[np.ndarray, list[str | None]]:
         try:
-            chunk, errors = self._images[start:stop], [None] * (stop - start)
+            return self._images[start:stop], [None] * (stop - start)
         except OSError:
             rows, errors = [], []
             for index in range(start, stop):
@@ -178,17 +189,6 @@ class H5Catalogue:
                     rows.append(self._images[index])
                     errors.append(None)
                 except OSError as exc:
-                    errors.append(
-                        f"image {index} cannot be read (corrupt HDF5 chunk: {' '.join(str(exc).split())})"
-                    )
-            chunk = np.stack(rows) if rows else np.empty((0, *self._images.shape[1:]), np.uint8)
-        return Batch(start, stop, self._resized(chunk), errors)
-
-    def _resized(self, chunk: np.ndarray) -> torch.Tensor:
-        """resize_batch in slices: a whole batch of 256 px cutouts as float would be ~200 MB at once."""
-        size, method = self.preprocessing.image_size, self.preprocessing.resize
-        pieces = [
-            resize_batch(torch.from_numpy(chunk[i : i + RESIZE_SLICE]), size, method)
-            for i in range(0, len(chunk), RESIZE_SLICE)
-        ]
-        return torch.cat(pieces) if pieces else torch.empty((0, 3, size, size), dtype=torch.uint8)
+                    reason = " ".join(str(exc).split())
+                    errors.append(f"image {index} cannot be read (corrupt HDF5 chunk: {reason})")
+            return (np.stack(rows) if rows else np.empty((0, *self._images.shape[1:]), np.uint8)), errors
