@@ -264,13 +264,25 @@ def write_comparison(sweep: Sweep, out_dir: Path, tracking_uri: str) -> Path:
     return report
 
 
-def main(argv: Sequence[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(prog="python -m astro compare", description=__doc__.split("\n\n")[0])
+def add_run_selection(parser: argparse.ArgumentParser, runs_help: str) -> None:
+    """--sweep NAME | --latest | --runs ID ..., and --tracking-uri: how a command names the runs it reads."""
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--sweep", help="the sweep's parent run id, its sweep name or parent run name")
     which.add_argument("--latest", action="store_true", help="the most recent sweep")
-    which.add_argument("--runs", nargs="+", metavar="RUN_ID", help="these runs, the first as baseline")
+    which.add_argument("--runs", nargs="+", metavar="RUN_ID", help=runs_help)
     parser.add_argument("--tracking-uri", default=None, help="default: MLFLOW_TRACKING_URI, else ./mlflow.db")
+
+
+def selected_runs(client: MlflowClient, args: argparse.Namespace) -> Sweep:
+    """The runs that add_run_selection's arguments name."""
+    if args.runs:
+        return runs_by_id(client, args.runs)
+    return sweep_runs(client, latest_parent(client) if args.latest else find_parent(client, args.sweep))
+
+
+def main(argv: Sequence[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(prog="python -m astro compare", description=__doc__.split("\n\n")[0])
+    add_run_selection(parser, "these runs, the first as baseline")
     parser.add_argument("--out", type=Path, default=None, help="default: outputs/comparisons/<sweep>")
     parser.add_argument("--no-log", action="store_true", help="do not log the report to the parent run")
     args = parser.parse_args(argv)
@@ -281,10 +293,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
 def _compare(args: argparse.Namespace) -> Path:
     uri = args.tracking_uri or default_tracking_uri()
     client = open_store(uri)
-    if args.runs:
-        sweep = runs_by_id(client, args.runs)
-    else:
-        sweep = sweep_runs(client, latest_parent(client) if args.latest else find_parent(client, args.sweep))
+    sweep = selected_runs(client, args)
     folder = sweep.parent.info.run_name if sweep.parent else "runs-" + "-".join(r[:8] for r in args.runs)
     out = args.out or PROJECT_ROOT / "outputs" / "comparisons" / folder
     report = write_comparison(sweep, out, uri)

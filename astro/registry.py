@@ -17,7 +17,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from astro.cli import user_errors_as_one_line
-from astro.comparison import SELECTION, ComparisonError, find_parent, latest_parent, runs_by_id, sweep_runs
+from astro.comparison import SELECTION, ComparisonError, add_run_selection, selected_runs
 from astro.config import default_tracking_uri
 from astro.served_model import ARTIFACT_PATH
 
@@ -67,13 +67,9 @@ def register(client: MlflowClient, run: Run, name: str, alias: str, metric: str 
 
 def main(argv: Sequence[str] | None = None) -> Registered:
     parser = argparse.ArgumentParser(prog="python -m astro register", description=__doc__.split("\n\n")[0])
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--sweep", help="the sweep's parent run id, its sweep name or parent run name")
-    which.add_argument("--latest", action="store_true", help="the most recent sweep")
-    which.add_argument("--runs", nargs="+", metavar="RUN_ID", help="choose among these runs")
+    add_run_selection(parser, "choose among these runs")
     parser.add_argument("--name", default=MODEL_NAME, help=f"registered model name (default {MODEL_NAME})")
     parser.add_argument("--alias", default=ALIAS, help=f"alias set on the new version (default {ALIAS})")
-    parser.add_argument("--tracking-uri", default=None, help="default: MLFLOW_TRACKING_URI, else ./mlflow.db")
     return _register(parser.parse_args(argv))
 
 
@@ -81,13 +77,7 @@ def main(argv: Sequence[str] | None = None) -> Registered:
 def _register(args: argparse.Namespace) -> Registered:
     uri = args.tracking_uri or default_tracking_uri()
     client = MlflowClient(uri, registry_uri=uri)
-    if args.runs:
-        runs = runs_by_id(client, args.runs).runs
-    else:
-        runs = sweep_runs(
-            client, latest_parent(client) if args.latest else find_parent(client, args.sweep)
-        ).runs
-    done = register(client, best_run(client, runs), args.name, args.alias)
+    done = register(client, best_run(client, selected_runs(client, args).runs), args.name, args.alias)
     print(
         f"{done.uri()} -> version {done.version} (run {done.run_id}, {SELECTION[0]} {done.score:.4f}); "
         f"serve it: MLFLOW_TRACKING_URI={uri} mlflow models serve -m {done.uri()} --env-manager local"
