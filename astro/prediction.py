@@ -44,7 +44,8 @@ def predict(
     perf: Performance | None = None,
 ) -> Predictions:
     """Logits for every batch; with `views` (TTA), the view-averaged logits. The loss is always on the
-    plain view."""
+    plain view: without TTA the forward pass itself, with TTA the first view, which `views` must return
+    as the batch unchanged (dihedral_views' view 0), so no image is run through the model twice."""
     perf = perf or Performance(channels_last=False)
     model.eval()
     logits, labels = [], []
@@ -55,12 +56,10 @@ def predict(
             return model(x.contiguous(memory_format=perf.memory_format)).float()
 
     for x, y in batches:
-        z = forward(x)
+        per_view = [forward(v) for v in views(x)] if views is not None else [forward(x)]
         if loss_fn is not None:
-            total += loss_fn(z, y).detach() * len(y)
-        if views is not None:
-            z = view_averaged_logits([forward(v) for v in views(x)])
-        logits.append(z)
+            total += loss_fn(per_view[0], y).detach() * len(y)
+        logits.append(view_averaged_logits(per_view) if views is not None else per_view[0])
         labels.append(y)
     n = sum(len(y) for y in labels)
     loss = float(total) / max(n, 1)
