@@ -20,6 +20,14 @@ from optuna.trial import TrialState
 from optuna.visualization import matplotlib as optuna_plots
 from sqlalchemy.engine import make_url
 
+from astro.optuna_storage import (
+    open_storage,
+    record_sweep_dir,
+    resilient_storage,
+    retry_lost_trials,
+    storage_url,
+)
+
 log = logging.getLogger(__name__)
 STUDY = "astro.optuna.study"
 STORAGE = "astro.optuna.storage"  # without its password
@@ -29,30 +37,39 @@ def storage_for_display(storage: str) -> str:
     return make_url(storage).render_as_string(hide_password=True)
 
 
-def resume_study(sweeper: DictConfig) -> dict[str, str]:
+def directions(sweeper: DictConfig) -> list[str]:
+    direction = sweeper.get("direction", "minimize")
+    return [str(direction)] if isinstance(direction, str) else [str(d) for d in direction]
+
+
+def resume_study(sweeper: DictConfig, sweep_dir: str) -> dict[str, str]:
     """Make `n_trials` the study's total of COMPLETE trials, and move the sampler seed past the trials
     already in the study; return tags describing what was found.
 
     The plugin loads an existing study (load_if_exists) but always runs `n_trials` more trials, and a
     sampler seeded as on the first run proposes the same random startup points again.
     """
-    storage, name = sweeper.storage, sweeper.study_name
-    if not isinstance(storage, str) or not name:
+    storage, name = storage_url(sweeper), sweeper.study_name
+    if not storage or not name:
         log.warning("Optuna study not resumable: set hydra.sweeper.storage and hydra.sweeper.study_name")
         return {}
     url = make_url(storage)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        trials = optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
-    except KeyError:  # no such study yet
-        trials = []
-    complete = sum(t.state == TrialState.COMPLETE for t in trials)
+    # made here when new, so that it records this sweep's folder; the plugin loads it (load_if_exists)
+    study = optuna.create_study(
+        study_name=name, storage=open_storage(storage), directions=directions(sweeper), load_if_exists=True
+    )
+    trials = study.get_trials(deepcopy=False)
+    recovered, retried = retry_lost_trials(study)
+    record_sweep_dir(study, sweep_dir)
+    complete = sum(t.state == TrialState.COMPLETE for t in trials) + recovered
     total = int(sweeper.n_trials)
     with read_write(sweeper):
         sweeper.n_trials = max(total - complete, 0)
         if trials and OmegaConf.select(sweeper, "sampler.seed") is not None:
             sweeper.sampler.seed = int(sweeper.sampler.seed) + len(trials)
+    resilient_storage(sweeper)
     if trials:
         log.info(
             "Optuna study '%s' resumed: %d of %d trials COMPLETE (%d in the study), running %d more",
@@ -67,6 +84,8 @@ def resume_study(sweeper: DictConfig) -> dict[str, str]:
         STORAGE: storage_for_display(storage),
         "astro.optuna.n_trials": str(total),
         "astro.optuna.complete_before": str(complete),
+        "astro.optuna.recovered": str(recovered),
+        "astro.optuna.retried": str(retried),
     }
 
 
@@ -109,7 +128,7 @@ def _importances_plot(study: optuna.Study) -> None:
 
 def log_study(client: MlflowClient, run_id: str, sweeper: DictConfig, metric: str, out_dir: Path) -> None:
     """Best params (as params `best.<name>`), best value, the trials table and the plots on the parent."""
-    study = optuna.load_study(study_name=sweeper.study_name, storage=sweeper.storage)
+    study = optuna.load_study(study_name=sweeper.study_name, storage=open_storage(storage_url(sweeper)))
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     client.set_tag(run_id, "astro.optuna.complete", str(len(complete)))
     if not complete:

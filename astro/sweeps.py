@@ -33,6 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from astro import sweep_handoff
 from astro.errors import TrainingInterrupted
+from astro.optuna_storage import storage_url
 from astro.optuna_study import log_study, resume_study
 from astro.tracking import configure
 
@@ -50,14 +51,21 @@ ERROR = "astro.error"
 def search_space(config: DictConfig) -> dict[str, str]:
     """What the sweep varies, as the sweeper sees it: `hydra.sweeper.params` (Optuna), then the
     command line's sweep overrides (which win), less the keys the command line fixes."""
-    space = {str(k): str(v) for k, v in (OmegaConf.select(config, "hydra.sweeper.params") or {}).items()}
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    space = {_plain_key(str(k)): str(v) for k, v in params.items()}
     for override in OverridesParser.create().parse_overrides(list(config.hydra.overrides.task)):
-        key = override.get_key_element()
+        key = _plain_key(override.get_key_element())
         if override.is_sweep_override():
             space[key] = override.input_line.split("=", 1)[1]
         else:
             space.pop(key, None)
     return space
+
+
+def _plain_key(key: str) -> str:
+    """`+seed_pair` -> `seed_pair`: Hydra's add/delete prefixes are not part of the key, and MLflow
+    rejects '+' in a param name (which silently left a sweep's jobs without their sweep tags)."""
+    return key.lstrip("+~")
 
 
 def sweep_name(config: DictConfig) -> str:
@@ -102,7 +110,7 @@ class MlflowSweepCallback(Callback):
         self.interrupted = False
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        optuna_tags = resume_study(config.hydra.sweeper) if is_optuna(config) else {}
+        optuna_tags = resume_study(config.hydra.sweeper, config.hydra.sweep.dir) if is_optuna(config) else {}
         # The Optuna sweeper writes its results there even when no trial is left to launch.
         Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
         name = self.name or sweep_name(config)
@@ -124,10 +132,10 @@ class MlflowSweepCallback(Callback):
             self.experiment_id, run_name=f"{name}-{datetime.now():%Y-%m-%d_%H-%M-%S}", tags=resolve_tags(tags)
         )
         self.parent_run_id = run.info.run_id
+        self.sweep_tags = {SWEEP_ID: self.parent_run_id, SWEEP_NAME: name, SWEEP_ROLE: "job"}
         client.set_tag(self.parent_run_id, SWEEP_ID, self.parent_run_id)
         for key, value in search_space(config).items():
             client.log_param(self.parent_run_id, f"search.{key}", value)
-        self.sweep_tags = {SWEEP_ID: self.parent_run_id, SWEEP_NAME: name, SWEEP_ROLE: "job"}
         self.launcher_pid = os.getpid()
         atexit.register(self._end_if_open)
         log.info("MLflow parent run %s (%s): every job of this sweep nests under it", run.info.run_name, name)
@@ -155,7 +163,7 @@ class MlflowSweepCallback(Callback):
         if self.parent_run_id is None:
             return
         client = MlflowClient(self.tracking_uri)
-        if is_optuna(config) and isinstance(config.hydra.sweeper.storage, str):
+        if is_optuna(config) and storage_url(config.hydra.sweeper):
             out_dir = Path(config.hydra.sweep.dir) / "optuna"
             log_study(
                 client, self.parent_run_id, config.hydra.sweeper, metric_key(config.optimized_metric), out_dir

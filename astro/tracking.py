@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import DatasetInput, Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context.registry import resolve_tags
 
@@ -22,6 +23,7 @@ from astro.tracking_dataset import absolute, dataset_input
 log = logging.getLogger(__name__)
 PARAM_VALUE_LIMIT = 6000
 OFFLINE_JOURNAL = "mlflow_offline.jsonl"
+DATASET_RETRY_S = 0.5
 PARENT_TAG = "mlflow.parentRunId"  # what nests a run under its sweep parent in the UI
 # Marks astro's experiments as model training, not GenAI, where a UI reads it (docs/data_download.md).
 EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
@@ -40,24 +42,30 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def configure(tracking_uri: str, experiment: str, artifact_root: str | None = None) -> str:
-    """Point MLflow at the store and make sure the experiment exists; return its id.
-
-    New experiments get an absolute artifact location so runs started from any folder land together.
-    """
+    """Point MLflow at the store and make sure the experiment exists; return its id."""
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
     found = client.get_experiment_by_name(experiment)
-    if found is not None:
-        experiment_id = found.experiment_id
-    else:
-        location = None
-        if artifact_root:
-            location = Path(artifact_root).expanduser().resolve().joinpath(experiment).as_uri()
-        experiment_id = client.create_experiment(experiment, artifact_location=location)
+    experiment_id = found.experiment_id if found else _create(client, experiment, artifact_root)
     if found is None or EXPERIMENT_KIND_TAG not in found.tags:  # a kind someone chose is kept
         client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+def _create(client: MlflowClient, experiment: str, artifact_root: str | None) -> str:
+    """A new experiment, with an absolute artifact location so runs started from any folder land together;
+    the one another job created meanwhile when two start at once."""
+    location = None
+    if artifact_root:
+        location = Path(artifact_root).expanduser().resolve().joinpath(experiment).as_uri()
+    try:
+        return client.create_experiment(experiment, artifact_location=location)
+    except MlflowException:
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            raise
+        return found.experiment_id
 
 
 class Tracker:
@@ -109,11 +117,13 @@ class Tracker:
         self._record("start", run_name=run_name, tags=tags, experiment=self.experiment)
         if not self.offline:
             try:
+                if parent:
+                    tags[PARENT_TAG] = parent
                 if run_id:
                     self.client.update_run(run_id, status="RUNNING")
+                    if parent:  # a retried sweep trial joins the sweep that re-ran it
+                        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
                 else:
-                    if parent:
-                        tags[PARENT_TAG] = parent
                     run_id = self.client.create_run(
                         self.experiment_id, run_name=run_name, tags=resolve_tags(tags)
                     ).info.run_id
@@ -152,11 +162,17 @@ class Tracker:
     def log_dataset(self, name: str, source: str, digest: str, profile: Mapping[str, Any]) -> None:
         """The training data as the run's dataset input (name, source path, digest; see tracking_dataset)."""
         record = {"name": name, "source": absolute(str(source)), "digest": digest, "profile": dict(profile)}
-        self._call(
-            "dataset",
-            lambda: self.client.log_inputs(self._run_id, datasets=[dataset_input(**record)]),
-            **record,
-        )
+        self._call("dataset", lambda: self._log_inputs(dataset_input(**record)), **record)
+
+    def _log_inputs(self, dataset: DatasetInput) -> None:
+        """MLflow inserts a dataset after checking that it is absent, so the jobs of a sweep that log the
+        same new dataset at once race, and the losers get a unique-key error (sqlite and PostgreSQL alike).
+        The second try finds the winner's row and links it."""
+        try:
+            self.client.log_inputs(self._run_id, datasets=[dataset])
+        except MlflowException:
+            time.sleep(DATASET_RETRY_S)
+            self.client.log_inputs(self._run_id, datasets=[dataset])
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
         batch = [RunTag(key, str(value)) for key, value in tags.items()]
@@ -199,8 +215,9 @@ class Tracker:
             return
         self.journal.parent.mkdir(parents=True, exist_ok=True)
         with open(self.journal, "a") as fh:
-            if fh.tell() == 0:
-                fh.write(json.dumps(getattr(self, "_start_record", {"op": "start"})) + "\n")
+            if fh.tell() == 0:  # the run it continues, when the store went away mid-run
+                start = {**getattr(self, "_start_record", {"op": "start"}), "run_id": self.last_run_id}
+                fh.write(json.dumps(start) + "\n")
             fh.write(json.dumps({"op": op, **record}, default=str) + "\n")
 
     def _go_offline(self, exc: Exception) -> None:

@@ -1,5 +1,7 @@
 """Replaying an offline run: a run folder's mlflow_offline.jsonl (written by Tracker while the store was
-unreachable) becomes a new run in a store: `python -m astro sync RUN_DIR [--tracking-uri URI]`."""
+unreachable) goes into a store: `python -m astro sync RUN_DIR [--tracking-uri URI]`. A run that went
+offline mid-run continues its own MLflow run (no duplicate); one that never reached the store becomes a
+new run."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 from pathlib import Path
 
 import mlflow
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from astro.config import default_tracking_uri
@@ -16,7 +19,8 @@ from astro.tracking_dataset import dataset_input
 
 
 def sync(run_dir: str | Path, tracking_uri: str | None = None) -> str:
-    """Replay a run folder's offline journal into a store as a new run; return its id."""
+    """Replay a run folder's offline journal into a store, continuing its run there if it has one; return
+    the run's id."""
     journal = Path(run_dir) / OFFLINE_JOURNAL
     if not journal.is_file():
         raise FileNotFoundError(f"{journal}: no offline journal in this run folder")
@@ -25,7 +29,9 @@ def sync(run_dir: str | Path, tracking_uri: str | None = None) -> str:
     uri = tracking_uri or default_tracking_uri()
     configure(uri, start.get("experiment") or "astro")
     status = "FINISHED"
-    with mlflow.start_run(run_name=start.get("run_name"), tags=start.get("tags") or {}) as run:
+    continued = _existing_run(MlflowClient(uri), start.get("run_id"))
+    names = {"run_id": continued} if continued else {"run_name": start.get("run_name")}
+    with mlflow.start_run(**names, tags=start.get("tags") or {}) as run:
         for rec in records[1:]:
             if rec["op"] == "params":
                 mlflow.log_params(rec["params"])
@@ -46,6 +52,16 @@ def sync(run_dir: str | Path, tracking_uri: str | None = None) -> str:
     MlflowClient(uri).set_terminated(run.info.run_id, status)
     journal.rename(journal.with_suffix(".synced"))
     return run.info.run_id
+
+
+def _existing_run(client: MlflowClient, run_id: str | None) -> str | None:
+    """run_id if the store has that run (the journal may be replayed into another store)."""
+    if not run_id:
+        return None
+    try:
+        return client.get_run(run_id).info.run_id
+    except MlflowException:
+        return None
 
 
 def main(argv: list[str] | None = None) -> None:

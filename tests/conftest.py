@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 import astro.config  # noqa: F401  (schema + resolvers)
-from astro.data.synthetic import generate_h5
+from astro.data.synthetic import generate_h5, synthetic_path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -43,7 +46,7 @@ def compose_train(overrides: list[str] | None = None, name: str = "train") -> Di
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder holding the smoke-sized synthetic file, generated once per session."""
     root = tmp_path_factory.mktemp("data")
-    generate_h5(str(root / "synthetic" / "galaxy10_synthetic_n300_seed0.h5"), 300, seed=0)
+    generate_h5(str(synthetic_path(root / "synthetic", 300, seed=0)), 300, seed=0)
     return root
 
 
@@ -92,3 +95,39 @@ def smoke_model(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return {"checkpoint": root / "run" / "checkpoints" / "best.pt", "uri": store["uri"], "root": root}
+
+
+CLUSTER_BINARIES = (
+    "munged",
+    "mariadbd",
+    "mariadb-install-db",
+    "slurmdbd",
+    "slurmctld",
+    "slurmd",
+    "sacct",
+    "psql",
+)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory):
+    """scripts/cluster/up for the session (Slurm with accounting, PostgreSQL, an mlflow server, all on
+    loopback), down at the end; yields the environment that points a command at it."""
+    missing = [name for name in CLUSTER_BINARIES if shutil.which(name) is None]
+    missing += [] if glob.glob("/usr/lib/postgresql/*/bin/postgres") else ["postgres"]
+    if missing:
+        pytest.skip(
+            "the cluster needs Debian's slurm-wlm slurmdbd munge mariadb-server postgresql "
+            f"(.ci/run installs them); missing: {', '.join(missing)}"
+        )
+    if os.geteuid() != 0:
+        pytest.skip("the cluster's daemons (slurmd, munged) are started as root")
+    state = tmp_path_factory.mktemp("cluster")
+    env = {**os.environ, "ASTRO_CLUSTER_DIR": str(state), "PYTHON": sys.executable}
+    up = subprocess.run([ROOT / "scripts/cluster/up"], env=env, capture_output=True, text=True, timeout=600)
+    try:
+        assert up.returncode == 0, up.stderr[-3000:]
+        exports = re.findall(r"^export (\w+)=(.*)$", (state / "env").read_text(), re.M)
+        yield {**env, **dict(exports), "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}
+    finally:
+        subprocess.run([ROOT / "scripts/cluster/down", "--purge"], env=env, capture_output=True, timeout=300)

@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from astro import comparison
+from astro.optuna_storage import ENGINE_KWARGS, RDB_STORAGE, RETRIED_FROM
 from astro.optuna_study import resume_study, storage_for_display, study_plots
 from astro.sweeps import MlflowSweepCallback, search_space, sweep_name
 from tests.conftest import ROOT, smoke_overrides
@@ -137,7 +138,9 @@ def test_report_on_a_gamma_sweep(gamma_sweep):
     text = path.read_text()
     client, parents, jobs = sweep_tree(store["uri"])
     rows = [line for line in text.splitlines() if line.startswith("| astro_cnn-focal-g")]
-    assert len(rows) == 3  # the comparison table
+    assert len([row for row in rows if "| FINISHED |" in row]) == 3  # the comparison table
+    paired = [row for row in rows if "| FINISHED |" not in row]
+    assert len(paired) == 2 and all("[" in row for row in paired)  # each delta vs the baseline, with CI
     for job, gamma in zip(jobs, ("1.0", "2.0", "3.0"), strict=True):
         assert f"`loss.gamma={gamma}`" in text
         assert f"{job.data.metrics['test/macro_f1']:.4f}" in text
@@ -268,25 +271,36 @@ def test_search_space_and_name_follow_what_the_sweeper_sees():
     searched = sweep_config(["loss.gamma=choice(-1.0,1.0)", "epochs=1"], optuna_sweeper)
     assert search_space(searched) == {"loss.gamma": "choice(-1.0,1.0)"}
     assert sweep_name(searched) == "focal_optuna"
+    added = sweep_config(["seed=1,2"], {"params": {"+seed_pair": "run1,run2"}})
+    assert search_space(added) == {"seed_pair": "run1,run2", "seed": "1,2"}
 
 
 def test_resume_study_counts_complete_trials_and_reseeds(tmp_path):
     storage = f"sqlite:///{tmp_path / 'new' / 'folder' / 'optuna.db'}"
     sweeper = OmegaConf.create({"storage": storage, "study_name": "s", "n_trials": 5, "sampler": {"seed": 3}})
     OmegaConf.set_readonly(sweeper, True)  # as Hydra hands it over
-    assert resume_study(sweeper)["astro.optuna.complete_before"] == "0"
+    assert resume_study(sweeper, str(tmp_path))["astro.optuna.complete_before"] == "0"
     assert (sweeper.n_trials, sweeper.sampler.seed) == (5, 3)  # no study yet: unchanged
-    study = optuna.create_study(study_name="s", storage=storage)
+    study = optuna.load_study(study_name="s", storage=storage)
     for state in (TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL):
         trial = study.ask()
         trial.suggest_float("x", 0, 1)
         study.tell(trial, 1.0 if state == TrialState.COMPLETE else None, state=state)
-    study.ask()  # left RUNNING, as by a killed sweep
-    tags = resume_study(sweeper)
+    study.ask().suggest_float("x", 0, 1)  # left RUNNING, as by a killed sweep
+    tags = resume_study(sweeper, str(tmp_path))
     assert (sweeper.n_trials, sweeper.sampler.seed) == (3, 7)
+    assert sweeper.storage == {"_target_": RDB_STORAGE, "url": storage, "engine_kwargs": ENGINE_KWARGS}
+    study = optuna.load_study(study_name="s", storage=storage)  # not the cache of the trial's owner
+    lost, retry = study.get_trials()[3:]  # the lost trial is FAIL, its parameters asked again first
+    assert (lost.state, retry.state, retry.system_attrs[RETRIED_FROM]) == (
+        TrialState.FAIL,
+        TrialState.WAITING,
+        3,
+    )
+    assert study.ask().suggest_float("x", 0, 1) == lost.params["x"] and tags["astro.optuna.retried"] == "1"
     assert tags["astro.optuna.complete_before"] == "2" and tags["astro.optuna.n_trials"] == "5"
     done = OmegaConf.create({"storage": storage, "study_name": "s", "n_trials": 2, "sampler": {"seed": 1}})
-    resume_study(done)
+    resume_study(done, str(tmp_path))
     assert done.n_trials == 0
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -12,6 +14,7 @@ from astro.data.synthetic import generate_h5
 from astro.tracking import Tracker
 from astro.tracking_dataset import source_digest
 from astro.tracking_sync import sync
+from tests.conftest import ROOT
 
 KIND = "mlflow.experimentKind"
 
@@ -75,3 +78,51 @@ def test_a_dataset_logged_offline_is_journaled_and_synced(tmp_path, h5, monkeypa
         "abc",
         {"uri": h5.path},
     )
+
+
+RACER = """
+import sys, time
+from pathlib import Path
+from astro.tracking import Tracker
+uri, mine, other = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+tracker = Tracker(uri, "sweep", None, mine)
+(mine / "ready").write_text("")
+while not (other / "ready").exists():
+    pass
+go = max((mine / "ready").stat().st_mtime, (other / "ready").stat().st_mtime) + 1  # the same for both
+for k in range(6):  # six new datasets, each logged by both jobs at the same instant
+    run_id = tracker.start(f"job{k}")
+    while time.time() < go + 0.5 * k:
+        pass
+    tracker.log_dataset("synthetic", "/data/g10.h5", f"digest{k}", {"num_images": 10})
+    tracker.end()
+    print(run_id)
+"""
+
+
+def test_jobs_logging_the_same_new_dataset_at_once_each_keep_it(tmp_path):
+    """MLflow checks that a dataset is absent, then inserts it: two jobs of a sweep doing that at once
+    race (a unique-key error for one of them), which must not send a job's tracking offline."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    Tracker(uri, "sweep", None, tmp_path)  # the sweep's parent creates the experiment first
+    folders = [tmp_path / "job0", tmp_path / "job1"]
+    for folder in folders:
+        folder.mkdir()
+    jobs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, uri, str(folders[i]), str(folders[1 - i])],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    outputs = [job.communicate(timeout=120) for job in jobs]
+    assert all(job.returncode == 0 for job in jobs), [err[-2000:] for _, err in outputs]
+    assert not any("unreachable" in err for _, err in outputs), [err[-2000:] for _, err in outputs]
+    client = MlflowClient(uri)
+    run_ids = [line for out, _ in outputs for line in out.split()]
+    digests = [[i.dataset.digest for i in client.get_run(r).inputs.dataset_inputs] for r in run_ids]
+    assert sorted(digests) == sorted([[f"digest{k}"] for k in range(6)] * 2)
+    assert all(client.get_run(r).info.status == "FINISHED" for r in run_ids)
