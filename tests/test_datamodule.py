@@ -2,14 +2,15 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 
-from astro.data.cache import build_cache, cache_key
+from astro.data.cache import _write, build_cache, cache_key
 from astro.data.galaxy10 import Galaxy10H5
+from astro.data.synthetic import synthetic_path
 from astro.samplers import weighted
 from tests.conftest import compose_train, smoke_overrides
 
 
 def source(data_dir):
-    return Galaxy10H5(str(data_dir / "synthetic" / "galaxy10_synthetic_n300_seed0.h5"))
+    return Galaxy10H5(str(synthetic_path(data_dir / "synthetic", 300, seed=0)))
 
 
 def test_cache_is_reused_and_rebuilt_when_a_setting_changes(data_dir, tmp_path):
@@ -24,6 +25,18 @@ def test_cache_is_reused_and_rebuilt_when_a_setting_changes(data_dir, tmp_path):
     other = build_cache(src, 48, "bilinear", str(tmp_path))
     assert other.images.shape == (300, 3, 48, 48) and other.images.dtype == np.uint8
     assert np.array_equal(other.labels, src.labels())
+
+
+def test_a_cache_finished_by_another_job_meanwhile_is_kept_not_replaced(data_dir, tmp_path):
+    """Two sweep jobs that both found the cache missing build it at once: the one finishing second must
+    not delete the first one's cache, which that job may be reading already."""
+    src = source(data_dir)
+    first = build_cache(src, 32, "bilinear", str(tmp_path))
+    inode = (first.directory / "images.npy").stat().st_ino
+    _write(src, 32, "bilinear", first.directory, 256)  # the second job's build, finishing later
+    assert (first.directory / "images.npy").stat().st_ino == inode
+    assert np.array_equal(np.asarray(first.images[:5]), np.load(first.directory / "images.npy")[:5])
+    assert [p.name for p in tmp_path.iterdir()] == [first.directory.name]  # its temporary copy is gone
 
 
 def test_datamodule_from_config(data_dir, tmp_path):

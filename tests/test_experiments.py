@@ -16,6 +16,7 @@ def test_every_experiment_trains_at_smoke_size(data_dir, tmp_path, store):
         "-m",
         "experiment=glob(*)",
         *smoke_overrides(data_dir, tmp_path, store),
+        "data=synthetic",  # experiments on real data (seed_question: gz1_sdss) too: a clone has no ../shared
         "epochs=1",
         f"hydra.sweep.dir={tmp_path / 'multirun'}",
         timeout=900,

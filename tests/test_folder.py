@@ -193,3 +193,15 @@ def test_empty_class_folder_is_named(tmp_path):
     with pytest.raises(DataError, match=r"classes \['merger'\] have no images"):
         ImageFolderSource(str(tmp_path))
     assert ImageFolderSource(str(tmp_path), label_map={"merger": None}).class_names == ("spiral",)
+
+
+def test_include_keeps_the_matching_half_and_names_bad_patterns(tmp_path):
+    csv_path = four_classes(tmp_path)
+    half = ImageFolderSource(str(tmp_path), manifest=csv_path, include=r"[a-d][01]\.png")
+    assert len(half) == 8 and np.bincount(half.labels()).tolist() == [2, 2, 2, 2]
+    whole = ImageFolderSource(str(tmp_path), manifest=csv_path)
+    assert half.fingerprint() != whole.fingerprint()
+    with pytest.raises(DataError, match=r"include='\[' is not a valid regular expression"):
+        ImageFolderSource(str(tmp_path), manifest=csv_path, include="[")
+    with pytest.raises(DataError, match=r"no listed image matches include='z\.\*'"):
+        ImageFolderSource(str(tmp_path), manifest=csv_path, include="z.*")

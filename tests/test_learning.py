@@ -1,4 +1,7 @@
-"""The model learns: AstroCNN on the synthetic default reaches val macro F1 >= 0.8.
+"""The model learns: AstroCNN on the synthetic default (generator v3, augment=transfer) reaches val macro
+F1 >= 0.35, far above chance (0.10). Generator v1's clean galaxies allowed 0.8; the survey-realistic
+cutouts since v2 are harder (make train with v3: val 0.44, test 0.43 at 64 px), see docs/realism.md.
+Measured with v3: val 0.44, test 0.42 with this test's budget.
 
 Budget (about 70 s on 2 CPU cores): 3,000 synthetic images at 32 px, 30 epochs. At 32 px an epoch
 takes about 2 s here; the same recipe at the default 64 px needs ~4x the time for a similar score.
@@ -31,5 +34,5 @@ def test_astro_cnn_learns_the_synthetic_data(tmp_path, store):
     (run,) = client.search_runs([client.get_experiment_by_name("astro").experiment_id])
     test_f1 = run.data.metrics["test/macro_f1"]
     print(f"best val macro F1 {best_val_f1:.4f}, test macro F1 {test_f1:.4f}")
-    assert best_val_f1 >= 0.8
-    assert test_f1 >= 0.75
+    assert best_val_f1 >= 0.35
+    assert test_f1 >= 0.3

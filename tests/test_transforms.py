@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from astro.data.transforms import DihedralAugment, Normalize, dihedral, resize_batch
+from astro.data.transforms import DihedralAugment, Normalize, apply_views, dihedral, resize_batch
 
 
 def test_dihedral_views_are_the_8_distinct_symmetries():
@@ -52,3 +52,11 @@ def test_jitter_keeps_shape_dtype_and_layout_and_changes_pixels():
     assert out.is_contiguous(memory_format=torch.channels_last)
     exact = {tuple(dihedral(img, v).flatten().tolist()) for img in x for v in range(8)}
     assert sum(tuple(img.flatten().tolist()) not in exact for img in out) >= 12
+
+
+def test_views_chosen_per_image_equal_each_images_own_symmetry_and_keep_the_layout():
+    x = torch.randint(0, 255, (16, 3, 8, 8), dtype=torch.uint8).contiguous(memory_format=torch.channels_last)
+    views = torch.arange(16) % 8
+    out = apply_views(x, views)
+    assert torch.equal(out, torch.stack([dihedral(img, int(v)) for img, v in zip(x, views, strict=True)]))
+    assert out.is_contiguous(memory_format=torch.channels_last)

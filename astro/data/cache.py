@@ -23,7 +23,7 @@ from tqdm import tqdm
 from astro.data.transforms import resize_batch
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: bilinear/bicubic resize in uint8 (within one level of version 1's float path)
 # Resizing works in float32 (4x the uint8 chunk): a few images at a time keep that copy small.
 RESIZE_BATCH = 32
 
@@ -97,7 +97,12 @@ def _write(source: ImageSource, size: int, resize: str, directory: Path, chunk_s
         "version": CACHE_VERSION,
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-    shutil.rmtree(directory, ignore_errors=True)
+    if (directory / "meta.json").exists():
+        # Another job (a sweep's sibling) finished the same cache first, and may be reading it: keep it.
+        shutil.rmtree(tmp, ignore_errors=True)
+        log.info("Reusing preprocessed cache %s, written meanwhile by another process", directory)
+        return
+    shutil.rmtree(directory, ignore_errors=True)  # an incomplete leftover, never a finished cache
     os.replace(tmp, directory)
     log.info("Wrote preprocessed cache %s (%d images at %dpx)", directory, n, size)
 

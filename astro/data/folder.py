@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,7 +44,8 @@ class ImageFolderSource:
     Class names come from the subfolder names (sorted), else from `class_names` (index = CSV label), else
     from the CSV's class_name column (sorted labels, renumbered 0..K-1). `label_map` renames classes
     (two names mapped to one merge them) or drops them (mapped to null); the classes are then numbered in
-    order of first appearance. `max_images` keeps a class-stratified subset of about that many images.
+    order of first appearance. `include` keeps only files whose relative path fully matches a regular
+    expression (a dev or holdout half). `max_images` keeps a class-stratified subset of about that many.
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class ImageFolderSource:
         decode_size: int = 256,
         resample: str = "bilinear",
         max_images: int | None = None,
+        include: str | None = None,
         max_bad_fraction: float = 0.01,
         workers: int | None = None,
         seed: int = 0,
@@ -79,6 +82,8 @@ class ImageFolderSource:
             )
         labels, self._class_names = apply_label_map(labels, raw_names, mapping, self.root)
         files, labels = _select(files, labels, np.flatnonzero(labels >= 0))
+        if include is not None:
+            files, labels = _select(files, labels, _matching(files, include, self.root))
         if max_images is not None and max_images < len(labels):
             share = max_images / len(labels)
             files, labels = _select(
@@ -169,6 +174,18 @@ class ImageFolderSource:
 
 def _select(files: list[Path], labels: np.ndarray, index: Sequence[int]) -> tuple[list[Path], np.ndarray]:
     return [files[i] for i in index], labels[np.asarray(index, dtype=np.int64)]
+
+
+def _matching(files: list[Path], include: str, root: Path) -> list[int]:
+    """Indices of the files whose path relative to root matches the regular expression `include`."""
+    try:
+        pattern = re.compile(include)
+    except re.error as exc:
+        raise DataError(f"include='{include}' is not a valid regular expression ({exc})") from None
+    index = [i for i, f in enumerate(files) if pattern.fullmatch(os.path.relpath(f, root))]
+    if not index:
+        raise DataError(f"{root}: no listed image matches include='{include}'")
+    return index
 
 
 def _stat(path: Path) -> tuple[int, int] | None:

@@ -127,18 +127,27 @@ def validate_h5(path: str) -> tuple[int, tuple[int, int, int]]:
         raise DataError(f"{path}: cannot be read as HDF5 (truncated or corrupt: {reason})") from None
 
 
-def _check_schema(path: str, f: h5py.File) -> tuple[int, tuple[int, int, int]]:
-    for key in ("images", "ans"):
-        if key not in f:
-            raise DataError(f"{path}: missing dataset '{key}' (found: {sorted(f.keys())})")
-    images, ans = f["images"], f["ans"]
+def check_images(path: str | Path, f: h5py.File) -> h5py.Dataset:
+    """The file's `images` dataset if it holds uint8 (N>0, H, W, 3) cutouts: the part of the schema that
+    training and unlabelled prediction share."""
+    if "images" not in f:
+        found = ", ".join(sorted(f.keys())) or "nothing"
+        raise DataError(f"{path}: no 'images' dataset, so no images to read (found: {found})")
+    images = f["images"]
     if images.ndim != 4 or images.shape[-1] != 3:
         raise DataError(f"{path}: 'images' has shape {images.shape}, expected (N, H, W, 3)")
     if images.dtype != np.uint8:
         raise DataError(f"{path}: 'images' has dtype {images.dtype}, expected uint8")
-    n = images.shape[0]
-    if n == 0:
+    if images.shape[0] == 0:
         raise DataError(f"{path}: 'images' is empty (0 images)")
+    return images
+
+
+def _check_schema(path: str, f: h5py.File) -> tuple[int, tuple[int, int, int]]:
+    images = check_images(path, f)
+    if "ans" not in f:
+        raise DataError(f"{path}: missing dataset 'ans' (found: {sorted(f.keys())})")
+    ans, n = f["ans"], images.shape[0]
     if ans.shape != (n,):
         raise DataError(f"{path}: 'ans' has shape {ans.shape}, expected ({n},) to match 'images'")
     for key in METADATA_KEYS:

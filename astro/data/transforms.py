@@ -17,9 +17,18 @@ RESIZE_METHODS = ("area", "bilinear", "bicubic", "nearest")
 
 
 def resize_batch(images: torch.Tensor, size: int, method: str = "bilinear") -> torch.Tensor:
-    """uint8 (N,H,W,3) -> uint8 (N,3,size,size); anti-aliased so downsampling does not alias noise."""
+    """uint8 (N,H,W,3) -> uint8 (N,3,size,size); anti-aliased so downsampling does not alias noise.
+
+    Bilinear and bicubic resize the uint8 pixels directly on the CPU (torch's vectorised uint8 kernel,
+    5x faster than going through float32, within one level of it): training's cache, evaluation, the
+    demo and batch prediction all call this one function, so they agree exactly."""
     if method not in RESIZE_METHODS:
         raise ValueError(f"resize method '{method}' is not one of {RESIZE_METHODS}")
+    if method in ("bilinear", "bicubic") and images.dtype == torch.uint8 and images.device.type == "cpu":
+        x = images.permute(0, 3, 1, 2)  # a channels_last view: what the uint8 kernel reads fastest
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(x, size=(size, size), mode=method, antialias=True)
+        return x.contiguous()
     x = images.permute(0, 3, 1, 2).float()
     if x.shape[-2:] != (size, size):
         antialias = method in ("bilinear", "bicubic")
@@ -36,6 +45,23 @@ def dihedral(x: torch.Tensor, view: int) -> torch.Tensor:
 def dihedral_views(x: torch.Tensor) -> list[torch.Tensor]:
     """The 8 rotations/flips of a batch, for test-time augmentation."""
     return [dihedral(x, view) for view in range(8)]
+
+
+def apply_views(x: torch.Tensor, views: torch.Tensor) -> torch.Tensor:
+    """dihedral(x[i], views[i]) for every image of a square batch, chosen per image with torch.where:
+    the views (drawn on the CPU) are copied without waiting, and nothing reads back from a GPU."""
+    views = views.to(x.device, non_blocking=True).view(-1, *([1] * (x.dim() - 1)))
+    turns = views % 4
+    out = torch.where(turns == 1, torch.rot90(x, 1, dims=(-2, -1)), x)
+    out = torch.where(turns == 2, torch.rot90(x, 2, dims=(-2, -1)), out)
+    out = torch.where(turns == 3, torch.rot90(x, 3, dims=(-2, -1)), out)
+    out = torch.where(views >= 4, torch.flip(out, dims=(-1,)), out)
+    return out.contiguous(memory_format=_layout(x))
+
+
+def _layout(x: torch.Tensor) -> torch.memory_format:
+    channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if channels_last and not x.is_contiguous() else torch.contiguous_format
 
 
 class DihedralAugment:
@@ -55,11 +81,7 @@ class DihedralAugment:
         n = x.shape[0]
         turns = torch.randint(0, 4 if self.rotate else 1, (n,), generator=generator)
         flips = torch.randint(0, 2 if self.flip else 1, (n,), generator=generator)
-        views = turns + 4 * flips  # drawn and grouped on the CPU: no device-to-host sync per batch
-        out = torch.empty_like(x)
-        for view in views.unique().tolist():
-            mask = (views == view).to(x.device, non_blocking=True)
-            out[mask] = dihedral(x[mask], view)
+        out = apply_views(x, turns + 4 * flips)
         if self.max_angle > 0 or self.min_scale < 1:
             out = self._jitter(out, generator)
         return out
