@@ -96,21 +96,22 @@ def classification_report(
 def bootstrap_intervals(
     labels: np.ndarray, probs: np.ndarray, num_classes: int, samples: int = 1000, seed: int = 0
 ) -> dict[str, tuple[float, float]]:
-    """95% percentile-bootstrap intervals for macro F1 and accuracy (test images resampled with
-    replacement), so differences between runs can be judged against the sampling noise."""
+    """95% percentile-bootstrap intervals for macro F1, accuracy and each class's F1 (key `f1[<index>]`),
+    test images resampled with replacement, so differences between runs can be judged against the
+    sampling noise."""
     rng = np.random.default_rng(seed)
     pred = probs.argmax(1)
     n, k = len(labels), num_classes
-    f1s, accs = np.empty(samples), np.empty(samples)
+    f1s, accs, per_class = np.empty(samples), np.empty(samples), np.empty((samples, num_classes))
     for i in range(samples):
         idx = rng.integers(0, n, n)
         t, p = labels[idx], pred[idx]
         confusion = np.bincount(t * k + p, minlength=k * k).reshape(k, k)
         tp = np.diag(confusion).astype(float)
         denom = confusion.sum(0) + confusion.sum(1)
-        f1s[i] = np.mean(np.divide(2 * tp, denom, out=np.zeros(k), where=denom > 0))
+        per_class[i] = np.divide(2 * tp, denom, out=np.zeros(k), where=denom > 0)
+        f1s[i] = per_class[i].mean()
         accs[i] = tp.sum() / n
-    return {
-        "macro_f1": (float(np.percentile(f1s, 2.5)), float(np.percentile(f1s, 97.5))),
-        "accuracy": (float(np.percentile(accs, 2.5)), float(np.percentile(accs, 97.5))),
-    }
+    interval = lambda values: (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))  # noqa: E731
+    classes = {f"f1[{c}]": interval(per_class[:, c]) for c in range(k)}
+    return {"macro_f1": interval(f1s), "accuracy": interval(accs), **classes}

@@ -17,8 +17,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from astro.cli import user_errors_as_one_line
-from astro.comparison import SELECTION, ComparisonError, add_run_selection, selected_runs
+from astro.comparison import SELECTION
 from astro.config import default_tracking_uri
+from astro.run_selection import ComparisonError, add_run_selection, selected_runs
 from astro.served_model import ARTIFACT_PATH
 
 MODEL_NAME = "galaxy-morphology"

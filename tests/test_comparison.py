@@ -66,6 +66,11 @@ def test_run1_vs_run2_table_from_mlflow(seed_runs):
         assert f1[2].startswith(f"{run2.data.metrics[f'test/f1/{name}']:.3f} (")
     assert (out / "per_class_f1.png").stat().st_size > 0
 
+    assert "## Paired intervals against the baseline" in text and "## Seed groups" not in text
+    paired = rows(text, "run2")[1]
+    delta = run2.data.metrics["test/macro_f1"] - run1.data.metrics["test/macro_f1"]
+    assert paired[1].startswith(f"{delta:+.3f} [") and len(paired) == 2 + len(CLASS_NAMES)
+
 
 @pytest.mark.slow
 def test_runs_by_id_take_the_first_as_baseline_and_latest_finds_the_sweep(seed_runs):

@@ -62,3 +62,6 @@ def test_bootstrap_interval_brackets_the_estimate_and_shrinks_with_more_data():
     assert small["macro_f1"][0] <= point.macro_f1 <= small["macro_f1"][1]
     assert small["accuracy"][0] <= point.accuracy <= small["accuracy"][1]
     assert np.diff(big["macro_f1"])[0] < np.diff(small["macro_f1"])[0]
+    for row, c in zip(point.per_class, range(4), strict=True):
+        low, high = small[f"f1[{c}]"]
+        assert low <= row["f1"] <= high and high - low < 0.3
