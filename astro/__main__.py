@@ -21,8 +21,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "astro.comparison",
         "the comparison report of a sweep's runs from MLflow (--sweep NAME | --latest | --runs ID ...)",
     ),
+    "importances": (
+        "astro.study_importances",
+        "an Optuna study's parameter importances, printed (--study NAME --storage URI)",
+    ),
     "sync": ("astro.tracking_sync", "replay a run folder's offline MLflow journal into a store (RUN_DIR)"),
-    "bench": ("astro.bench", "benchmarks run side by side: train | inference | epoch"),
+    "bench": (
+        "astro.bench",
+        "benchmarks run side by side: train | inference | epoch | predict | synthetic | recipe",
+    ),
     "download": (
         "astro.data.download",
         "download Galaxy10_DECals.h5 (resumable, checksum-checked), then prepare it",
@@ -34,6 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "register": (
         "astro.registry",
         "register a sweep's best run (on val) as models:/galaxy-morphology and set @champion (--sweep NAME)",
+    ),
+    "realism": (
+        "astro.data.realism.report",
+        "the realism report: synthetic cutouts vs real ones, statistics and a domain-classifier AUC",
     ),
     "ui": (
         "astro.__main__",

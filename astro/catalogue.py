@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from astro.data.galaxy10 import METADATA_KEYS
+from astro.data.galaxy10 import METADATA_KEYS, check_images
 from astro.data.transforms import resize_batch
 from astro.errors import AstroError, DataError
 from astro.inference import model_input
@@ -148,15 +148,8 @@ class H5Catalogue:
             self._file = h5py.File(path, "r")
         except OSError as exc:
             raise DataError(f"{path}: cannot be read as HDF5 ({' '.join(str(exc).split())})") from None
-        if "images" not in self._file:
-            found = ", ".join(sorted(self._file.keys())) or "nothing"
-            raise DataError(f"{path}: no 'images' dataset, so no images to classify (found: {found})")
-        self._images = self._file["images"]
+        self._images = check_images(path, self._file)
         shape = self._images.shape
-        if len(shape) != 4 or shape[-1] != 3 or self._images.dtype != np.uint8:
-            raise DataError(f"{path}: 'images' is {self._images.dtype} {shape}, expected uint8 (N, H, W, 3)")
-        if shape[0] == 0:
-            raise DataError(f"{path}: 'images' is empty (0 images)")
         self.columns: dict[str, list] = {"index": list(range(shape[0]))}
         for key in METADATA_KEYS:
             if key in self._file and self._file[key].shape == (shape[0],):

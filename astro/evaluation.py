@@ -36,6 +36,8 @@ def write_report(
     labels, probs = predictions.labels, apply_posthoc(predictions.logits, uncalibrated(steps))
     report = classification_report(labels, probs, class_names)
     low_high = bootstrap_intervals(labels, probs, len(class_names))
+    for index, row in enumerate(report.per_class):
+        row["f1_ci_low"], row["f1_ci_high"] = low_high.pop(f"f1[{index}]")
     for name, (low, high) in low_high.items():
         report.extra[f"{name}_ci_low"], report.extra[f"{name}_ci_high"] = low, high
     calibrated = apply_posthoc(predictions.logits, steps)
@@ -85,13 +87,13 @@ def markdown(report: ClassificationReport, title: str, n: int, context: dict[str
         ]
     lines += [
         "",
-        "| class | precision | recall | F1 | ROC-AUC | support |",
+        "| class | precision | recall | F1 (95% bootstrap CI) | ROC-AUC | support |",
         "|---|---|---|---|---|---|",
     ]
     for row in report.per_class:
         lines.append(
             f"| {row['class']} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} "
-            f"| {row['auc']:.3f} | {row['support']} |"
+            f"({row['f1_ci_low']:.2f}-{row['f1_ci_high']:.2f}) | {row['auc']:.3f} | {row['support']} |"
         )
     lines += ["", "![confusion matrix](confusion_matrix.png)", "", "![ROC](roc_curves.png)"]
     lines += ["", "![PR](pr_curves.png)", ""]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
-from torch.optim import Optimizer
+from torch.optim import AdamW, Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, OneCycleLR, ReduceLROnPlateau
 
 
@@ -27,6 +28,15 @@ class LRSchedule:
             self.scheduler.step(metrics[self.monitor])
         else:
             self.scheduler.step()
+
+
+def adamw(params: Iterable[torch.Tensor], lr: float, weight_decay: float, fused: bool | None = None) -> AdamW:
+    """AdamW; fused=None means one fused kernel per step where CUDA is present and torch's default path
+    elsewhere. A small model on a GPU is bound by kernel launches: on an H200 the fused update cut a 128 px
+    AstroCNN step from 6.1 to 5.0 ms (`python -m astro bench step`, docs/performance.md)."""
+    return AdamW(
+        params, lr=lr, weight_decay=weight_decay, fused=torch.cuda.is_available() if fused is None else fused
+    )
 
 
 def warmup_cosine(

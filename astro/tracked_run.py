@@ -58,6 +58,10 @@ class TrackedRun:
         self.tracker.log_artifact(self.out / "training_curves.png", "plots")
         results["val/macro_f1"] = max(row["val/macro_f1"] for row in history)
         results["val/accuracy"] = max(row["val/accuracy"] for row in history)
+        results["time/fit_s"] = sum(row.get("time/epoch_s", 0.0) for row in history)
+        if torch.cuda.is_initialized():
+            results["system/peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
+            self.tracker.log_metrics({"system/peak_gpu_memory_mb": results["system/peak_gpu_memory_mb"]})
         self.tracker.log_metrics({"best/val_macro_f1": results["val/macro_f1"]})
         (self.out / "results.json").write_text(json.dumps(results, indent=2))
         log.info(

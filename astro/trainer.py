@@ -7,6 +7,7 @@ to `RunCheckpoints`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 
 import torch
@@ -71,12 +72,17 @@ class Trainer:
             for epoch in range((state.epoch if state else 0) + 1, epochs + 1):
                 resumed = partial is not None and partial.epoch == epoch
                 plan = partial.plan if resumed else train.plan()
-                progress = self.train_epoch(train, plan, epoch, partial.progress if resumed else None, stop)
+                before = partial.progress if resumed else None
+                start = time.perf_counter()
+                progress = self.train_epoch(train, plan, epoch, before, stop)
                 if progress.stopped:
                     checkpoints.save_last(self, epoch - 1, history, PartialEpoch(epoch, plan, progress))
                     raise stop.interrupted(epoch, progress.steps, str(checkpoints.last))
+                trained = time.perf_counter() - start  # train_epoch syncs with the device at its end
                 row = {"epoch": epoch, "train/loss": progress.mean_loss, **self.validate(val, val_steps)}
                 row["lr"] = current_lr(self.optimizer)
+                row["time/epoch_s"] = time.perf_counter() - start
+                row["time/train_images_per_s"] = (progress.seen - (before.seen if before else 0)) / trained
                 history.append(row)
                 on_epoch(row)
                 self.schedule.after_epoch(row)

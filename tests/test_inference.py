@@ -89,18 +89,21 @@ def test_predict_returns_all_classes_summing_to_one(classifier, galaxy, tta):
     ],
 )
 def test_tta_is_invariant_to_rotations_and_flips(classifier, galaxy, transform):
+    """Up to the resize's rounding: the uint8 kernel resizes rows then columns, rounding in between,
+    so a turned upload can differ by one level in some pixels before the 8 views are averaged."""
     reference = classifier.predict(galaxy, tta=True)
     turned = classifier.predict(galaxy.transpose(transform), tta=True)
-    assert turned == pytest.approx(reference, abs=1e-6)
+    assert turned == pytest.approx(reference, abs=1e-5)  # seen: at most 2e-6
     single = classifier.predict(galaxy.transpose(transform), tta=False)
     assert single != pytest.approx(classifier.predict(galaxy, tta=False), abs=1e-6)
 
 
 def test_tta_is_the_mean_of_the_eight_single_views(classifier, galaxy):
+    """Views of the resized image, so the same as turning the upload up to the resize's rounding."""
     views = [galaxy, *(galaxy.transpose(t) for t in Image.Transpose)]
     assert len(views) == 8
     mean = np.mean([list(classifier.predict(v).values()) for v in views], axis=0)
-    assert list(classifier.predict(galaxy, tta=True).values()) == pytest.approx(mean.tolist(), abs=1e-6)
+    assert list(classifier.predict(galaxy, tta=True).values()) == pytest.approx(mean.tolist(), abs=1e-5)
 
 
 def test_the_checkpoints_temperature_and_logit_adjustment_are_applied(classifier, galaxy):

@@ -5,9 +5,13 @@ import pytest
 import torch
 
 from astro.bench.inference_latency import bench_inference
+from astro.bench.predict_speed import bench_predict
+from astro.bench.recipe_time import bench_recipe
+from astro.bench.step_time import bench_step
 from astro.bench.train_speed import bench_train
 from astro.data.datamodule import GalaxyDataModule
 from astro.data.galaxy10 import Galaxy10H5
+from astro.data.synthetic import synthetic_path
 from astro.data.transforms import DihedralAugment
 from astro.device import Performance
 from astro.losses import FocalLoss
@@ -44,7 +48,7 @@ def test_channels_last_model_and_batches(data_dir, tmp_path):
     t = trainer(Performance(channels_last=True))
     conv = t.model.features[0][0].weight
     assert conv.is_contiguous(memory_format=torch.channels_last)
-    source = Galaxy10H5(str(data_dir / "synthetic" / "galaxy10_synthetic_n300_seed0.h5"))
+    source = Galaxy10H5(str(synthetic_path(data_dir / "synthetic", 300, seed=0)))
     data = GalaxyDataModule(source, 32, str(tmp_path))
     data.keep_on(torch.device("cpu"))
     gen = torch.Generator().manual_seed(0)
@@ -73,7 +77,35 @@ def test_train_benchmark_runs_all_three_variants():
 
 
 @pytest.mark.slow
+def test_step_benchmark_times_every_part():
+    result = bench_step(images=60, image_size=32, batch_size=8, steps=2, compile_model=False)
+    parts = {"data_path_only", "framework_step_default", "validate_per_epoch", "checkpoints_per_epoch"}
+    assert parts <= set(result["ms"]) and all(ms > 0 for ms in result["ms"].values())
+    assert {"step_fixed_batch_fp32_foreach", "step_fixed_batch_fp32_fused"} <= set(
+        result["ms"]
+    )  # CPU: no bf16
+
+
 def test_inference_benchmark_reports_percentiles():
     result = bench_inference(None, image_size=32, repeats=5)
     for key in ("no_tta", "tta_8_views"):
         assert 0 < result["latency"][key]["p50_ms"] <= result["latency"][key]["p95_ms"]
+
+
+def test_predict_benchmark_compares_end_to_end_with_pure_forward():
+    result = bench_predict(rows=32, sizes=(20, 40), image_sizes=[32], batch_size=16)
+    speeds = result["32px"]
+    assert speeds["pure_forward_img_s"] > 0 and speeds["jpeg_folder_img_s"] > 0 and speeds["hdf5_img_s"] > 0
+    assert speeds["hdf5_vs_forward"] == speeds["hdf5_img_s"] / speeds["pure_forward_img_s"]
+    for source in ("jpeg_folder", "hdf5"):
+        rss = result[f"peak_rss_mb_{source}_32px"]
+        assert rss["20"] > 50 and rss["growth"] == rss["40"] / rss["20"] - 1
+
+
+@pytest.mark.slow
+def test_recipe_benchmark_times_a_real_train_run(data_dir):
+    result = bench_recipe("run2", images=300, epochs=1, compile_modes=[False], data_dir=data_dir)
+    run = result["runs"]["compile_false"]
+    assert result["settings"]["image_size"] == 128 and result["settings"]["train_images"] == 210
+    assert 0 < run["fit_s"] < run["process_wall_s"] and run["median_train_images_per_s"] > 0
+    assert run["peak_gpu_memory_mb"] is None  # no GPU here

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from astro.checkpointing import load_checkpoint, save_checkpoint
+from astro.data.synthetic import synthetic_path
 from astro.errors import AstroError, DataError
 from astro.inference import Classifier
 from astro.prediction_table import ChunkStore
@@ -35,7 +36,7 @@ def probabilities(table, class_names) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def h5_file(data_dir: Path) -> Path:
-    return data_dir / "synthetic" / "galaxy10_synthetic_n300_seed0.h5"
+    return synthetic_path(data_dir / "synthetic", 300, seed=0)
 
 
 @pytest.fixture(scope="module")

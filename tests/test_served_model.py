@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from astro.checkpointing import load_checkpoint
+from astro.data.synthetic import synthetic_path
 from astro.inference import Classifier
 from astro.registry import main as register
 from astro.served_model import example_image
@@ -78,7 +79,7 @@ def test_register_champion_then_predict_and_serve_it(smoke_model, run_id, data_d
     registered = register(["--runs", run_id, "--tracking-uri", uri])
     assert registered.uri() == "models:/galaxy-morphology@champion" and registered.run_id == run_id
 
-    h5 = data_dir / "synthetic" / "galaxy10_synthetic_n300_seed0.h5"
+    h5 = synthetic_path(data_dir / "synthetic", 300, seed=0)
     by_alias = run_predict(registered.uri(), h5, tmp_path / "a.parquet", f"tracking.uri={uri}")
     by_path = run_predict(smoke_model["checkpoint"], h5, tmp_path / "b.parquet")
     assert pq.read_table(by_alias)["confidence"] == pq.read_table(by_path)["confidence"]

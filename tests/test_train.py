@@ -98,7 +98,7 @@ def test_evaluate_writes_the_report_and_logs_it(smoke_run, tmp_path):
     ):
         assert (out / name).stat().st_size > 0
     report = (out / "report.md").read_text()
-    assert "| class | precision | recall | F1 | ROC-AUC | support |" in report
+    assert "| class | precision | recall | F1 (95% bootstrap CI) | ROC-AUC | support |" in report
     assert all(name in report for name in CLASS_NAMES)
     client = MlflowClient(store["uri"])
     exp = client.get_experiment_by_name("astro")

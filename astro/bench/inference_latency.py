@@ -22,7 +22,7 @@ def bench_inference(checkpoint: str | None, image_size: int, repeats: int) -> di
     from astro.inference import Classifier
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = checkpoint or _untrained_checkpoint(Path(tmp) / "bench.pt", image_size)
+        path = checkpoint or untrained_checkpoint(Path(tmp) / "bench.pt", image_size)
         classifier = Classifier.from_checkpoint(path)
         upload = io.BytesIO()
         Image.fromarray(render(5, np.random.default_rng(0))).save(upload, format="JPEG", quality=90)
@@ -54,7 +54,7 @@ def bench_inference(checkpoint: str | None, image_size: int, repeats: int) -> di
     }
 
 
-def _untrained_checkpoint(path: Path, image_size: int) -> str:
+def untrained_checkpoint(path: Path, image_size: int) -> str:
     """Latency does not depend on the weights: a fresh AstroCNN checkpoint stands in for a trained one."""
     model = {"_target_": "astro.models.astro_cnn.AstroCNN"}
     card = ModelCard(

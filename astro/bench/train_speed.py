@@ -15,24 +15,12 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from astro.bench.machine import machine
-from astro.data.datamodule import GalaxyDataModule
+from astro.bench.training_setup import bench_trainer, cycle, synthetic_data
 from astro.data.galaxy10 import CLASS_NAMES, Galaxy10H5
-from astro.data.synthetic import generate_h5
 from astro.data.transforms import DihedralAugment
 from astro.device import Performance, resolve_device
-from astro.losses import FocalLoss
-from astro.models.astro_cnn import AstroCNN
-from astro.optim import warmup_cosine
 from astro.samplers import weighted
 from astro.trainer import Trainer
-
-
-def _trainer(device: torch.device, image_size: int, perf: Performance) -> Trainer:
-    torch.manual_seed(0)
-    model = AstroCNN()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    schedule = warmup_cosine(optimizer, steps_per_epoch=1000, epochs=1)
-    return Trainer(model, FocalLoss(gamma=2.0), optimizer, schedule, device, progress=False, perf=perf)
 
 
 def _rate(
@@ -55,11 +43,6 @@ def _rate(
     return seen / (time.perf_counter() - start)
 
 
-def _cycle(make: Callable[[], Iterator]) -> Iterator:
-    while True:
-        yield from make()
-
-
 def _write_pngs(source: Galaxy10H5, folder: Path) -> None:
     """The naive layout: one PNG per image in class-named folders."""
     labels = source.labels()
@@ -76,13 +59,8 @@ def bench_train(images: int, image_size: int, batch_size: int, steps: int, round
     device = resolve_device("auto")
     perf = Performance.resolve(True, "auto", False, device)
     with tempfile.TemporaryDirectory() as tmp:
-        h5 = Path(tmp) / "bench.h5"
-        generate_h5(str(h5), images, seed=0)
-        source = Galaxy10H5(str(h5))
-        _write_pngs(source, Path(tmp) / "png")
-        data = GalaxyDataModule(source, image_size, str(Path(tmp) / "cache"))
-        if device.type == "cuda":
-            data.keep_on(device)
+        data = synthetic_data(Path(tmp), images, image_size, device)
+        _write_pngs(data.source, Path(tmp) / "png")
         labels = data.labels("train")
         generator = torch.Generator().manual_seed(0)
 
@@ -111,13 +89,13 @@ def bench_train(images: int, image_size: int, batch_size: int, steps: int, round
         fixed_x, fixed_y = next(iter(batches))
 
         variants: dict[str, Callable[[], float]] = {
-            "a_naive_png_pil_dataloader": lambda: _rate(_cycle(lambda: iter(loader)), t(), steps, 3),
-            "b_framework": lambda: _rate(_cycle(lambda: iter(batches)), t(), steps, 3),
-            "c_pure_compute": lambda: _rate(_cycle(lambda: iter([(fixed_x, fixed_y)])), t(), steps, 3),
+            "a_naive_png_pil_dataloader": lambda: _rate(cycle(lambda: iter(loader)), t(), steps, 3),
+            "b_framework": lambda: _rate(cycle(lambda: iter(batches)), t(), steps, 3),
+            "c_pure_compute": lambda: _rate(cycle(lambda: iter([(fixed_x, fixed_y)])), t(), steps, 3),
         }
 
         def t() -> Trainer:
-            return _trainer(device, image_size, perf)
+            return bench_trainer(device, perf)
 
         results: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(rounds):

@@ -49,8 +49,14 @@ class Batches:
         return [list(indices) for indices in self.batch_sampler]
 
     def iterate(self, plan: list[list[int]]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        # The whole plan goes to where the images are in one copy: indexing a GPU tensor with a CPU index
+        # would copy the index and wait for the GPU at every step.
+        flat = torch.as_tensor([i for indices in plan for i in indices], dtype=torch.long)
+        flat = flat.to(self.images.device)
+        start = 0
         for indices in plan:
-            idx = torch.as_tensor(indices)
+            idx = flat[start : start + len(indices)]
+            start += len(indices)
             x = self.images[idx].to(self.device, non_blocking=True)
             y = self.labels[idx].to(self.device, non_blocking=True)
             yield self.transform(x), y

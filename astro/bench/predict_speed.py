@@ -1,4 +1,4 @@
-"""Batch prediction speed and memory, variants side by side: `python -m astro.bench_predict`.
+"""Batch prediction speed and memory, variants side by side: `python -m astro bench predict`.
 
 For each model input size: the model's pure forward on in-memory batches (the ceiling), then predict's
 end to end rate (read, decode, preprocess, forward, post-hoc, write Parquet) on a folder of JPEGs and on
@@ -10,7 +10,6 @@ depend on them). Writes outputs/bench/predict.json.
 
 from __future__ import annotations
 
-import argparse
 import resource
 import subprocess
 import sys
@@ -24,7 +23,8 @@ import torch
 from PIL import Image
 
 from astro.batch_prediction import Settings, label_catalogue
-from astro.bench import _untrained_checkpoint, machine, save_result
+from astro.bench.inference_latency import untrained_checkpoint
+from astro.bench.machine import machine
 from astro.catalogue import open_catalogue
 from astro.checkpointing import load_checkpoint
 from astro.data.synthetic import generate_h5
@@ -101,7 +101,7 @@ def peak_rss_mb(checkpoint: Path, source: Path, rows: int, batch_size: int, out:
     """Peak RSS (VmHWM, kB) of an end-to-end run in a fresh process; not ru_maxrss, which Linux carries
     over from the forking parent across exec."""
     code = (
-        "import sys, resource; from pathlib import Path; from astro.bench_predict import end_to_end; "
+        "import sys, resource; from pathlib import Path; from astro.bench.predict_speed import end_to_end; "
         f"end_to_end(Path({str(checkpoint)!r}), Path({str(source)!r}), {rows}, {batch_size}, "
         f"Path({str(out)!r})); "
         "print(Path('/proc/self/status').read_text().split('VmHWM:')[1].split()[0])"
@@ -110,13 +110,14 @@ def peak_rss_mb(checkpoint: Path, source: Path, rows: int, batch_size: int, out:
     return int(result.stdout.split()[-1]) / 1024
 
 
-def bench(rows: int, sizes: tuple[int, int], image_sizes: list[int], batch_size: int) -> dict:
+def bench_predict(rows: int, sizes: tuple[int, int], image_sizes: list[int], batch_size: int) -> dict:
+    """Throughput at each input size, then peak RSS at the two catalogue sizes (and its growth)."""
     results: dict = {"benchmark": "predict", "machine": machine(), "batch_size": batch_size, "rows": rows}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         folder, h5 = make_inputs(root, max(rows, *sizes))
         for size in image_sizes:
-            checkpoint = Path(_untrained_checkpoint(root / f"untrained{size}.pt", size))
+            checkpoint = Path(untrained_checkpoint(root / f"untrained{size}.pt", size))
             forward = pure_forward(checkpoint, rows, batch_size)
             jpeg = end_to_end(checkpoint, folder, rows, batch_size, root / "out.parquet")
             hdf5 = end_to_end(checkpoint, h5, rows, batch_size, root / "out.parquet")
@@ -127,7 +128,7 @@ def bench(rows: int, sizes: tuple[int, int], image_sizes: list[int], batch_size:
                 "jpeg_vs_forward": jpeg / forward,
                 "hdf5_vs_forward": hdf5 / forward,
             }
-        checkpoint = Path(_untrained_checkpoint(root / "rss.pt", image_sizes[0]))
+        checkpoint = Path(untrained_checkpoint(root / "rss.pt", image_sizes[0]))
         for name, source in (("jpeg_folder", folder), ("hdf5", h5)):
             rss = {n: peak_rss_mb(checkpoint, source, n, batch_size, root / "rss.parquet") for n in sizes}
             results[f"peak_rss_mb_{name}_{image_sizes[0]}px"] = {
@@ -136,19 +137,3 @@ def bench(rows: int, sizes: tuple[int, int], image_sizes: list[int], batch_size:
             }
     results["self_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return results
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m astro.bench_predict", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--rows", type=int, default=2048, help="images per throughput measurement")
-    parser.add_argument("--sizes", type=int, nargs=2, default=(1000, 20000), help="catalogue sizes for RSS")
-    parser.add_argument("--image-sizes", type=int, nargs="+", default=[64, 128])
-    parser.add_argument("--batch-size", type=int, default=256)
-    args = parser.parse_args(argv)
-    save_result(bench(args.rows, tuple(args.sizes), args.image_sizes, args.batch_size), "predict")
-
-
-if __name__ == "__main__":
-    main()
