@@ -1,12 +1,16 @@
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 import torch
 from hydra.utils import instantiate
 
-from astro.data.cache import _write, build_cache, cache_key
+from astro.data.cache import _build_lock, _write, build_cache, cache_key
 from astro.data.galaxy10 import Galaxy10H5
 from astro.data.synthetic import synthetic_path
 from astro.samplers import weighted
-from tests.conftest import compose_train, smoke_overrides
+from tests.conftest import ROOT, compose_train, smoke_overrides
 
 
 def source(data_dir):
@@ -27,16 +31,42 @@ def test_cache_is_reused_and_rebuilt_when_a_setting_changes(data_dir, tmp_path):
     assert np.array_equal(other.labels, src.labels())
 
 
-def test_a_cache_finished_by_another_job_meanwhile_is_kept_not_replaced(data_dir, tmp_path):
-    """Two sweep jobs that both found the cache missing build it at once: the one finishing second must
-    not delete the first one's cache, which that job may be reading already."""
+BUILD = """
+import logging, sys
+from astro.data.cache import build_cache
+from astro.data.galaxy10 import Galaxy10H5
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
+build_cache(Galaxy10H5(sys.argv[1]), 32, "bilinear", sys.argv[2])
+"""
+
+
+def test_jobs_that_find_the_cache_missing_together_build_it_once(data_dir, tmp_path):
+    """Two sweep jobs start at once and both find the cache missing: the second waits for the first's
+    build and reads it, instead of replacing a folder the first may be reading (or failing to rename
+    onto it)."""
     src = source(data_dir)
-    first = build_cache(src, 32, "bilinear", str(tmp_path))
-    inode = (first.directory / "images.npy").stat().st_ino
-    _write(src, 32, "bilinear", first.directory, 256)  # the second job's build, finishing later
-    assert (first.directory / "images.npy").stat().st_ino == inode
-    assert np.array_equal(np.asarray(first.images[:5]), np.load(first.directory / "images.npy")[:5])
-    assert [p.name for p in tmp_path.iterdir()] == [first.directory.name]  # its temporary copy is gone
+    directory = tmp_path / cache_key(src, 32, "bilinear")
+    directory.mkdir()
+    (directory / "images.npy").write_bytes(b"a killed build's leftover")
+    with _build_lock(directory):  # this process is the first job, building
+        job = subprocess.Popen(
+            [sys.executable, "-c", BUILD, src.path, str(tmp_path)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        with pytest.raises(subprocess.TimeoutExpired):
+            job.wait(timeout=8)  # the second job waits on the lock
+        _write(src, 32, "bilinear", directory, 256)
+        inode = (directory / "images.npy").stat().st_ino
+    out, _ = job.communicate(timeout=120)
+    assert job.returncode == 0, out[-2000:]
+    assert "Waiting for another process" in out and "built meanwhile by another process" in out
+    assert (directory / "images.npy").stat().st_ino == inode  # read, not rebuilt
+    cached = build_cache(src, 32, "bilinear", str(tmp_path))
+    assert cached.images.shape == (300, 3, 32, 32)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [directory.name, f"{directory.name}.lock"]
 
 
 def test_datamodule_from_config(data_dir, tmp_path):

@@ -7,11 +7,14 @@ so peak memory is one chunk plus the output memory map, not the file.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -69,16 +72,40 @@ def cache_key(source: ImageSource, image_size: int, resize: str) -> str:
 def build_cache(
     source: ImageSource, image_size: int, resize: str, cache_root: str, chunk_size: int = 256
 ) -> CachedImages:
-    """Return the cache for (source, size, method), building it atomically if it is missing."""
+    """Return the cache for (source, size, method), building it atomically if it is missing.
+
+    Jobs of a sweep start together and all find the cache missing: one builds it under a lock while
+    the others wait, then read it. A folder with meta.json is finished and is never removed."""
     directory = Path(cache_root) / cache_key(source, image_size, resize)
     if not (directory / "meta.json").exists():
-        _write(source, image_size, resize, directory, chunk_size)
+        with _build_lock(directory):
+            if (directory / "meta.json").exists():
+                log.info("Reusing preprocessed cache %s, built meanwhile by another process", directory)
+            else:
+                _write(source, image_size, resize, directory, chunk_size)
     else:
         log.info("Reusing preprocessed cache %s", directory)
     return _open(directory)
 
 
+@contextmanager
+def _build_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock beside the cache folder (flock: released by the kernel if the holder dies)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory.with_name(f"{directory.name}.lock"), os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("Waiting for another process that is building the cache %s", directory)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _write(source: ImageSource, size: int, resize: str, directory: Path, chunk_size: int) -> None:
+    """Build into a temporary folder, then rename it into place (called under _build_lock)."""
     tmp = directory.with_name(f"{directory.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -97,12 +124,7 @@ def _write(source: ImageSource, size: int, resize: str, directory: Path, chunk_s
         "version": CACHE_VERSION,
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-    if (directory / "meta.json").exists():
-        # Another job (a sweep's sibling) finished the same cache first, and may be reading it: keep it.
-        shutil.rmtree(tmp, ignore_errors=True)
-        log.info("Reusing preprocessed cache %s, written meanwhile by another process", directory)
-        return
-    shutil.rmtree(directory, ignore_errors=True)  # an incomplete leftover, never a finished cache
+    shutil.rmtree(directory, ignore_errors=True)  # an incomplete leftover of a killed build
     os.replace(tmp, directory)
     log.info("Wrote preprocessed cache %s (%d images at %dpx)", directory, n, size)
 
