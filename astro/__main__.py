@@ -46,6 +46,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "astro.data.realism.report",
         "the realism report: synthetic cutouts vs real ones, statistics and a domain-classifier AUC",
     ),
+    "coarse-eval": (
+        "astro.coarse_transfer",
+        "sim-to-real at coarse morphology: predict.py's output on GZ1 SDSS images vs their labels",
+    ),
     "ui": (
         "astro.__main__",
         "mlflow ui on the project's store (MLFLOW_TRACKING_URI or ./mlflow.db); extra args go to mlflow",
