@@ -37,6 +37,8 @@ def check(cfg: DictConfig) -> None:
     for key in ("batch_size", "chunk_size"):
         if int(cfg[key]) < 1:
             raise ConfigError(f"{key}={cfg[key]} must be a positive integer")
+    if not 0 < float(cfg.field) <= 1:
+        raise ConfigError(f"field={cfg.field} must be in (0, 1]: the centre fraction of each image kept")
     if not 0 <= float(cfg.max_bad_fraction) < 1:
         raise ConfigError(f"max_bad_fraction={cfg.max_bad_fraction} must be in [0, 1)")
     shard_bounds(0, int(cfg.shard), int(cfg.num_shards))
@@ -54,7 +56,7 @@ def predict_catalogue(cfg: DictConfig) -> Path:
     if source is None:
         raise CheckpointError(f"no checkpoint given and no finished training run in {cfg.tracking.uri}")
     checkpoint = load_checkpoint(source.path)
-    catalogue = open_catalogue(cfg.input, checkpoint.card.preprocessing, cfg.workers)
+    catalogue = open_catalogue(cfg.input, checkpoint.card.preprocessing, cfg.workers, float(cfg.field))
     start, stop = shard_bounds(len(catalogue), cfg.shard, cfg.num_shards)
     output = shard_output(Path(cfg.output).expanduser().resolve(), cfg.shard, cfg.num_shards)
     identity = Identity(
@@ -70,6 +72,7 @@ def predict_catalogue(cfg: DictConfig) -> Path:
         stop=stop,
         tta=bool(cfg.tta),
         chunk_size=int(cfg.chunk_size),
+        field=float(cfg.field),
     )
     store = ChunkStore(output, cfg.format)
     done = store.prepare(identity, bool(cfg.overwrite))

@@ -27,7 +27,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 from astro.data.galaxy10 import METADATA_KEYS, check_images
 from astro.data.transforms import resize_batch
 from astro.errors import AstroError, DataError
-from astro.inference import model_input
+from astro.inference import model_input, square_box
 from astro.model_card import Preprocessing
 
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -56,17 +56,20 @@ class Catalogue(Protocol):
     def read(self, start: int, stop: int) -> Batch: ...
 
 
-def open_catalogue(path: str, preprocessing: Preprocessing, workers: int | None = None) -> Catalogue:
-    """The catalogue at `path`, chosen by what it is: a folder, a .csv manifest or an .h5 file."""
+def open_catalogue(
+    path: str, preprocessing: Preprocessing, workers: int | None = None, field: float = 1.0
+) -> Catalogue:
+    """The catalogue at `path`, chosen by what it is: a folder, a .csv manifest or an .h5 file; each
+    image's centre `field` of its square is what is resized (1: all of it, as in training)."""
     source = Path(path).expanduser()
     if not source.exists():
         raise DataError(f"{source}: input not found (give an image folder, a CSV manifest or an HDF5 file)")
     if source.is_dir():
-        return FileCatalogue.from_folder(source, preprocessing, workers)
+        return FileCatalogue.from_folder(source, preprocessing, workers, field)
     if source.suffix.lower() == ".csv":
-        return FileCatalogue.from_manifest(source, preprocessing, workers)
+        return FileCatalogue.from_manifest(source, preprocessing, workers, field)
     if source.suffix.lower() in H5_SUFFIXES or h5py.is_hdf5(source):
-        return H5Catalogue(source, preprocessing)
+        return H5Catalogue(source, preprocessing, field)
     raise DataError(f"{source}: not an image folder, a .csv manifest or an HDF5 file")
 
 
@@ -76,14 +79,22 @@ class FileCatalogue:
     key = "filename"
 
     def __init__(
-        self, root: Path, names: list[str], extra: dict[str, list], prep: Preprocessing, workers: int | None
+        self,
+        root: Path,
+        names: list[str],
+        extra: dict[str, list],
+        prep: Preprocessing,
+        workers: int | None,
+        field: float = 1.0,
     ) -> None:
-        self.root, self.preprocessing = root, prep
+        self.root, self.preprocessing, self.field = root, prep, field
         self.columns = {"filename": names, **extra}
         self._pool = ThreadPoolExecutor(workers or min(os.cpu_count() or 1, 8))
 
     @classmethod
-    def from_folder(cls, root: Path, prep: Preprocessing, workers: int | None) -> FileCatalogue:
+    def from_folder(
+        cls, root: Path, prep: Preprocessing, workers: int | None, field: float = 1.0
+    ) -> FileCatalogue:
         names = sorted(
             path.relative_to(root).as_posix()
             for path in root.rglob("*")
@@ -91,10 +102,12 @@ class FileCatalogue:
         )
         if not names:
             raise DataError(f"{root}: no images in this folder (looked for {', '.join(IMG_EXTENSIONS)})")
-        return cls(root, names, {}, prep, workers)
+        return cls(root, names, {}, prep, workers, field)
 
     @classmethod
-    def from_manifest(cls, manifest: Path, prep: Preprocessing, workers: int | None) -> FileCatalogue:
+    def from_manifest(
+        cls, manifest: Path, prep: Preprocessing, workers: int | None, field: float = 1.0
+    ) -> FileCatalogue:
         with open(manifest, newline="") as fh:
             reader = csv.DictReader(fh)
             columns = reader.fieldnames or []
@@ -108,7 +121,7 @@ class FileCatalogue:
         if duplicated:
             raise DataError(f"{manifest}: {duplicated} file names appear more than once (each row once)")
         extra = {column: [row[column] for row in rows] for column in columns if column != "filename"}
-        return cls(manifest.parent, names, extra, prep, workers)
+        return cls(manifest.parent, names, extra, prep, workers, field)
 
     def __len__(self) -> int:
         return len(self.columns["filename"])
@@ -127,7 +140,7 @@ class FileCatalogue:
 
     def _load(self, name: str) -> torch.Tensor | str:
         try:
-            return model_input(self.root / name, self.preprocessing)
+            return model_input(self.root / name, self.preprocessing, self.field)
         except READ_ERRORS as exc:
             return str(exc) or type(exc).__name__
 
@@ -142,8 +155,8 @@ class H5Catalogue:
 
     key = "index"
 
-    def __init__(self, path: Path, prep: Preprocessing) -> None:
-        self.path, self.preprocessing = path, prep
+    def __init__(self, path: Path, prep: Preprocessing, field: float = 1.0) -> None:
+        self.path, self.preprocessing, self.field = path, prep, field
         try:
             self._file = h5py.File(path, "r")
         except OSError as exc:
@@ -167,6 +180,8 @@ class H5Catalogue:
         pieces, errors = [], []
         for first in range(start, stop, SLICE):
             chunk, slice_errors = self._rows(first, min(first + SLICE, stop))
+            left, top, right, bottom = square_box((chunk.shape[2], chunk.shape[1]), self.field)
+            chunk = np.ascontiguousarray(chunk[:, top:bottom, left:right])
             size, method = self.preprocessing.image_size, self.preprocessing.resize
             pieces.append(resize_batch(torch.from_numpy(chunk), size, method))
             errors += slice_errors

@@ -96,19 +96,20 @@ def _shrink(image: Image.Image) -> Image.Image:
     return image.reduce(factor) if factor >= 2 else image
 
 
-def square_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """The centred square (left, top, right, bottom): training cutouts are square, centred on the galaxy."""
+def square_box(size: tuple[int, int], field: float = 1.0) -> tuple[int, int, int, int]:
+    """The centred square (left, top, right, bottom): training cutouts are square, centred on the galaxy.
+    `field` < 1 keeps that fraction of its side, for cutouts framed wider than the training ones."""
     width, height = size
-    side = min(width, height)
+    side = max(1, round(min(width, height) * field))
     left, top = (width - side) // 2, (height - side) // 2
     return left, top, left + side, top + side
 
 
-def model_input(image: ImageInput, preprocessing: Preprocessing) -> torch.Tensor:
+def model_input(image: ImageInput, preprocessing: Preprocessing, field: float = 1.0) -> torch.Tensor:
     """Any image -> uint8 (1,3,S,S) as the model was trained: 8-bit RGB, centre square, resized once.
     The demo, batch prediction and the served model all call this."""
     rgb = load_image(image)
-    pixels = np.array(rgb.crop(square_box(rgb.size)))  # writable: torch.from_numpy needs it
+    pixels = np.array(rgb.crop(square_box(rgb.size, field)))  # writable: torch.from_numpy needs it
     return resize_batch(torch.from_numpy(pixels).unsqueeze(0), preprocessing.image_size, preprocessing.resize)
 
 

@@ -43,6 +43,7 @@ class Identity:
     stop: int
     tta: bool
     chunk_size: int
+    field: float = 1.0  # outputs written before `field` existed used the whole image
 
     def metadata(self) -> dict[bytes, bytes]:
         return {METADATA_KEY: json.dumps(asdict(self)).encode()}

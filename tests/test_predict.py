@@ -216,3 +216,30 @@ def test_shards_over_joblib_merge_to_the_whole(smoke_model, h5_file, tmp_path):
     shards[1].unlink()
     with pytest.raises(DataError, match="shard 1 of 2 is missing"):
         merge_shards(output)
+
+
+def test_field_keeps_the_centre_of_files_and_hdf5_cutouts_alike(smoke_model, h5_file, tmp_path):
+    """field=0.5 labels each image as if it had been cut to its central half first (wider framing)."""
+    with h5py.File(h5_file) as f:
+        images = f["images"][:6]
+    side = images.shape[1]
+    centre = images[:, side // 4 : side // 4 + side // 2, side // 4 : side // 4 + side // 2]
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "cut").mkdir()
+    for i, (image, cut) in enumerate(zip(images, centre, strict=True)):
+        Image.fromarray(image).save(tmp_path / "whole" / f"g{i}.png")
+        Image.fromarray(cut).save(tmp_path / "cut" / f"g{i}.png")
+    with h5py.File(tmp_path / "whole.h5", "w") as f:
+        f["images"] = images
+    ck = smoke_model["checkpoint"]
+    names = load_checkpoint(ck).card.class_names
+    cut = probabilities(pq.read_table(run_predict(ck, tmp_path / "cut", tmp_path / "c.parquet")), names)
+    for source in (tmp_path / "whole", tmp_path / "whole.h5"):
+        out = run_predict(ck, source, tmp_path / f"{source.name}.parquet", "field=0.5")
+        np.testing.assert_allclose(probabilities(pq.read_table(out), names), cut, atol=2e-5)
+    whole = run_predict(ck, tmp_path / "whole", tmp_path / "w.parquet")
+    assert not np.allclose(probabilities(pq.read_table(whole), names), cut, atol=1e-3)
+    with pytest.raises(DataError, match=r"field: 1\.0 vs 0\.5"):  # a resumed output keeps its framing
+        run_predict(ck, tmp_path / "whole", whole, "field=0.5")
+    with pytest.raises(AstroError, match=r"field=0 must be in \(0, 1\]"):
+        run_predict(ck, tmp_path / "whole", tmp_path / "z.parquet", "field=0")
