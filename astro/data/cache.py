@@ -90,16 +90,23 @@ def build_cache(
 
 @contextmanager
 def _build_lock(directory: Path) -> Iterator[None]:
-    """An exclusive lock beside the cache folder (flock: released by the kernel if the holder dies)."""
+    """An exclusive lock beside the cache folder (flock: released by the kernel if the holder dies).
+
+    The lock file is removed before the lock is released: a process still waiting on it then finds
+    meta.json (or, after a failed build, builds it in turn), and later ones never need the lock."""
     directory.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory.with_name(f"{directory.name}.lock"), os.O_CREAT | os.O_RDWR, 0o644)
+    path = directory.with_name(f"{directory.name}.lock")
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             log.info("Waiting for another process that is building the cache %s", directory)
             fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
     finally:
         os.close(fd)
 
