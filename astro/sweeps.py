@@ -35,7 +35,7 @@ from astro import sweep_handoff
 from astro.errors import TrainingInterrupted
 from astro.optuna_storage import storage_url
 from astro.optuna_study import log_study, resume_study
-from astro.tracking import configure
+from astro.tracking_store import configure
 
 log = logging.getLogger(__name__)
 OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"

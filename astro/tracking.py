@@ -6,12 +6,10 @@ import json
 import logging
 import os
 import time
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import mlflow
 from mlflow.entities import DatasetInput, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -19,14 +17,13 @@ from mlflow.tracking.context.registry import resolve_tags
 
 from astro import sweep_handoff
 from astro.tracking_dataset import absolute, dataset_input
+from astro.tracking_store import configure, probe
 
 log = logging.getLogger(__name__)
 PARAM_VALUE_LIMIT = 6000
 OFFLINE_JOURNAL = "mlflow_offline.jsonl"
 DATASET_RETRY_S = 0.5
 PARENT_TAG = "mlflow.parentRunId"  # what nests a run under its sweep parent in the UI
-# Marks astro's experiments as model training, not GenAI, where a UI reads it (docs/data_download.md).
-EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -39,33 +36,6 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             out[name] = str(value)[:PARAM_VALUE_LIMIT]
     return out
-
-
-def configure(tracking_uri: str, experiment: str, artifact_root: str | None = None) -> str:
-    """Point MLflow at the store and make sure the experiment exists; return its id."""
-    mlflow.set_tracking_uri(tracking_uri)
-    client = MlflowClient(tracking_uri)
-    found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else _create(client, experiment, artifact_root)
-    if found is None or EXPERIMENT_KIND_TAG not in found.tags:  # a kind someone chose is kept
-        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
-    mlflow.set_experiment(experiment_id=experiment_id)
-    return experiment_id
-
-
-def _create(client: MlflowClient, experiment: str, artifact_root: str | None) -> str:
-    """A new experiment, with an absolute artifact location so runs started from any folder land together;
-    the one another job created meanwhile when two start at once."""
-    location = None
-    if artifact_root:
-        location = Path(artifact_root).expanduser().resolve().joinpath(experiment).as_uri()
-    try:
-        return client.create_experiment(experiment, artifact_location=location)
-    except MlflowException:
-        found = client.get_experiment_by_name(experiment)
-        if found is None:
-            raise
-        return found.experiment_id
 
 
 class Tracker:
@@ -91,7 +61,7 @@ class Tracker:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
         try:
-            _probe(tracking_uri)
+            probe(tracking_uri)
             self.experiment_id = configure(tracking_uri, experiment, artifact_root)
             self.client = MlflowClient(tracking_uri)
         except Exception as exc:
@@ -233,10 +203,3 @@ class Tracker:
             )
         self.offline = True
         self._run_id = None
-
-
-def _probe(uri: str) -> None:
-    """Fail fast for an HTTP store that does not answer, instead of MLflow's long retry loop."""
-    if uri.startswith(("http://", "https://")):
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5):
-            pass

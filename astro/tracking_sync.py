@@ -14,8 +14,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from astro.config import default_tracking_uri
-from astro.tracking import OFFLINE_JOURNAL, configure
+from astro.tracking import OFFLINE_JOURNAL
 from astro.tracking_dataset import dataset_input
+from astro.tracking_store import configure
 
 
 def sync(run_dir: str | Path, tracking_uri: str | None = None) -> str:
