@@ -10,7 +10,6 @@ across runs. With --sweep or --latest the report is also logged to the sweep's p
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,8 +25,15 @@ from astro.cli import user_errors_as_one_line
 from astro.config import PROJECT_ROOT, default_tracking_uri
 from astro.data.galaxy10 import CLASS_NAMES
 from astro.noise_report import noise_sections
-from astro.run_selection import ComparisonError, Sweep, add_run_selection, open_store, selected_runs
-from astro.sweeps import ERROR, JOB_NUM, JOB_OVERRIDES
+from astro.run_selection import (
+    ComparisonError,
+    Sweep,
+    add_run_selection,
+    changed_overrides,
+    open_store,
+    selected_runs,
+)
+from astro.sweeps import ERROR, JOB_NUM
 
 SELECTION = ("val macro F1", "best/val_macro_f1")
 COMPARED = (
@@ -56,9 +62,7 @@ def labels(runs: Sequence[Run]) -> list[str]:
 
 def varied_overrides(runs: Sequence[Run]) -> list[str]:
     """Per run, the overrides that are not shared by every run (what the sweep changed)."""
-    overrides = [json.loads(run.data.tags.get(JOB_OVERRIDES, "[]")) for run in runs]
-    shared = set.intersection(*(set(o) for o in overrides)) if overrides else set()
-    return [" ".join(o for o in items if o not in shared) for items in overrides]
+    return [" ".join(items) for items in changed_overrides(runs)]
 
 
 def _number(value: float | None, digits: int = 4) -> str:

@@ -13,6 +13,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from astro.paired_bootstrap import SplitPredictions, f1_scores, resample_counts
+
 
 @dataclass
 class ClassificationReport:
@@ -98,20 +100,11 @@ def bootstrap_intervals(
 ) -> dict[str, tuple[float, float]]:
     """95% percentile-bootstrap intervals for macro F1, accuracy and each class's F1 (key `f1[<index>]`),
     test images resampled with replacement, so differences between runs can be judged against the
-    sampling noise."""
-    rng = np.random.default_rng(seed)
-    pred = probs.argmax(1)
-    n, k = len(labels), num_classes
-    f1s, accs, per_class = np.empty(samples), np.empty(samples), np.empty((samples, num_classes))
-    for i in range(samples):
-        idx = rng.integers(0, n, n)
-        t, p = labels[idx], pred[idx]
-        confusion = np.bincount(t * k + p, minlength=k * k).reshape(k, k)
-        tp = np.diag(confusion).astype(float)
-        denom = confusion.sum(0) + confusion.sum(1)
-        per_class[i] = np.divide(2 * tp, denom, out=np.zeros(k), where=denom > 0)
-        f1s[i] = per_class[i].mean()
-        accs[i] = tp.sum() / n
+    sampling noise. The resamples are the paired comparison's (astro.paired_bootstrap), for one run."""
+    run = SplitPredictions(labels, probs.argmax(1))
+    counts = resample_counts(len(labels), samples, seed)[1:]
+    scores = f1_scores(run, counts, num_classes)
+    accuracy = counts @ (run.labels == run.predicted) / len(labels)
     interval = lambda values: (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))  # noqa: E731
-    classes = {f"f1[{c}]": interval(per_class[:, c]) for c in range(k)}
-    return {"macro_f1": interval(f1s), "accuracy": interval(accs), **classes}
+    classes = {f"f1[{c}]": interval(scores[:, 1 + c]) for c in range(num_classes)}
+    return {"macro_f1": interval(scores[:, 0]), "accuracy": interval(accuracy), **classes}

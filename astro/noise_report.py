@@ -8,7 +8,6 @@ training run), so they need the runs' artifacts, not only their metrics.
 from __future__ import annotations
 
 import csv
-import json
 import tempfile
 from collections.abc import Sequence
 
@@ -17,9 +16,16 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from astro.paired_bootstrap import Delta, SplitPredictions, f1_scores, paired_deltas, resample_counts
+from astro.paired_bootstrap import (
+    Delta,
+    SplitPredictions,
+    check_paired,
+    f1_scores,
+    resample_counts,
+    score_deltas,
+)
+from astro.run_selection import changed_overrides
 from astro.seed_groups import group_deltas, group_key, seed_groups, varies_seed
-from astro.sweeps import JOB_OVERRIDES
 
 
 def test_predictions(client: MlflowClient, run: Run) -> tuple[SplitPredictions, list[str]] | None:
@@ -57,8 +63,11 @@ def noise_sections(client: MlflowClient, runs: Sequence[Run], names: Sequence[st
         return ["## Noise", "", "Too few runs (or no baseline) with test predictions for intervals.", ""]
     classes = kept[0][2][1]
     base = kept[0][2][0]
+    for _, _, (found, _) in kept[1:]:
+        check_paired(found, base)
     counts = resample_counts(len(base.labels))
-    deltas = [paired_deltas(found, base, len(classes), counts) for _, _, (found, _) in kept[1:]]
+    scores = [f1_scores(found, counts, len(classes)) for _, _, (found, _) in kept]  # once per run
+    deltas = [score_deltas(each, scores[0]) for each in scores[1:]]
     lines = [
         "## Paired intervals against the baseline",
         "",
@@ -69,11 +78,8 @@ def noise_sections(client: MlflowClient, runs: Sequence[Run], names: Sequence[st
         *_delta_rows([name for _, name, _ in kept[1:]], deltas, classes),
         "",
     ]
-    overrides = [json.loads(run.data.tags.get(JOB_OVERRIDES, "[]")) for run, _, _ in kept]
-    shared = set.intersection(*(set(o) for o in overrides))
-    overrides = [[o for o in each if o not in shared] for each in overrides]
+    overrides = changed_overrides([run for run, _, _ in kept])
     if varies_seed(overrides):
-        scores = [f1_scores(found, counts, len(classes)) for _, _, (found, _) in kept]
         lines += _seed_section([group_key(o) for o in overrides], scores, classes)
     return lines
 

@@ -73,11 +73,20 @@ def interval(differences: np.ndarray) -> Delta:
     return Delta(float(differences[0]), float(low), float(high))
 
 
+def check_paired(run: SplitPredictions, baseline: SplitPredictions) -> None:
+    if not np.array_equal(run.labels, baseline.labels):
+        raise UnpairedRuns("two runs were tested on different test splits: paired intervals need one split")
+
+
+def score_deltas(scores: np.ndarray, baseline_scores: np.ndarray) -> list[Delta]:
+    """Deltas from two runs' f1_scores on the same resamples: macro F1, then each class's F1."""
+    differences = scores - baseline_scores
+    return [interval(differences[:, column]) for column in range(differences.shape[1])]
+
+
 def paired_deltas(
     run: SplitPredictions, baseline: SplitPredictions, num_classes: int, counts: np.ndarray
 ) -> list[Delta]:
     """run - baseline for macro F1, then for each class's F1, on the same resamples."""
-    if not np.array_equal(run.labels, baseline.labels):
-        raise UnpairedRuns("two runs were tested on different test splits: paired intervals need one split")
-    scores = f1_scores(run, counts, num_classes) - f1_scores(baseline, counts, num_classes)
-    return [interval(scores[:, column]) for column in range(scores.shape[1])]
+    check_paired(run, baseline)
+    return score_deltas(f1_scores(run, counts, num_classes), f1_scores(baseline, counts, num_classes))

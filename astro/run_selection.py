@@ -6,6 +6,7 @@ the latest sweep; every invocation of a resumed Optuna study), or runs by id. Sh
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from astro.errors import AstroError
 from astro.optuna_study import STORAGE, STUDY
-from astro.sweeps import JOB_NUM, SWEEP_ID, SWEEP_NAME, SWEEP_ROLE
+from astro.sweeps import JOB_NUM, JOB_OVERRIDES, SWEEP_ID, SWEEP_NAME, SWEEP_ROLE
 
 
 class ComparisonError(AstroError):
@@ -122,3 +123,10 @@ def selected_runs(client: MlflowClient, args: argparse.Namespace) -> Sweep:
     if args.runs:
         return runs_by_id(client, args.runs)
     return sweep_runs(client, latest_parent(client) if args.latest else find_parent(client, args.sweep))
+
+
+def changed_overrides(runs: Sequence[Run]) -> list[list[str]]:
+    """Per run, its sweep overrides that not every run shares: what the sweep changed."""
+    overrides = [json.loads(run.data.tags.get(JOB_OVERRIDES, "[]")) for run in runs]
+    shared = set.intersection(*(set(o) for o in overrides)) if overrides else set()
+    return [[o for o in items if o not in shared] for items in overrides]

@@ -59,10 +59,12 @@ class TrackedRun:
         results["val/macro_f1"] = max(row["val/macro_f1"] for row in history)
         results["val/accuracy"] = max(row["val/accuracy"] for row in history)
         results["time/fit_s"] = sum(row.get("time/epoch_s", 0.0) for row in history)
+        final = {"best/val_macro_f1": results["val/macro_f1"]}
         if torch.cuda.is_initialized():
-            results["system/peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
-            self.tracker.log_metrics({"system/peak_gpu_memory_mb": results["system/peak_gpu_memory_mb"]})
-        self.tracker.log_metrics({"best/val_macro_f1": results["val/macro_f1"]})
+            results["system/peak_gpu_memory_mb"] = final["system/peak_gpu_memory_mb"] = (
+                torch.cuda.max_memory_allocated() / 2**20
+            )
+        self.tracker.log_metrics(final)
         (self.out / "results.json").write_text(json.dumps(results, indent=2))
         log.info(
             "Done: %s = %.4f | test macro F1 %.4f | outputs %s | MLflow run %s (browse: make ui)",

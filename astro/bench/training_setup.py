@@ -14,7 +14,7 @@ from astro.data.synthetic import generate_h5
 from astro.device import Performance
 from astro.losses import FocalLoss
 from astro.models.astro_cnn import AstroCNN
-from astro.optim import warmup_cosine
+from astro.optim import adamw, warmup_cosine
 from astro.trainer import Trainer
 
 
@@ -32,7 +32,7 @@ def bench_trainer(device: torch.device, perf: Performance, fused: bool = False) 
     """AstroCNN with focal loss and AdamW (torch's default path, or fused), the same start every time."""
     torch.manual_seed(0)
     model = AstroCNN()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused or None)
+    optimizer = adamw(model.parameters(), lr=1e-3, weight_decay=0.01, fused=fused)
     schedule = warmup_cosine(optimizer, steps_per_epoch=1000, epochs=1)
     return Trainer(model, FocalLoss(gamma=2.0), optimizer, schedule, device, progress=False, perf=perf)
 

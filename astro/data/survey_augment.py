@@ -14,7 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from astro.data.transforms import DihedralAugment
+from astro.data.transforms import DihedralAugment, warp
 
 
 class SurveyAugment:
@@ -77,8 +77,7 @@ def _affine(x: torch.Tensor, zoom: torch.Tensor, shift: torch.Tensor) -> torch.T
     theta = torch.stack(
         [torch.stack([inverse, zeros, shift[:, 0]], 1), torch.stack([zeros, inverse, shift[:, 1]], 1)], 1
     )
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return warp(x, theta, "border")
 
 
 def _blur(x: torch.Tensor, sigma: torch.Tensor, largest: float) -> torch.Tensor:

@@ -94,11 +94,14 @@ class DihedralAugment:
         theta = torch.stack(
             [torch.stack([cos, -sin, torch.zeros(n)], 1), torch.stack([sin, cos, torch.zeros(n)], 1)], 1
         )
-        grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
-        warped = F.grid_sample(
-            x.float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False
-        )
+        warped = warp(x.float(), theta.to(x.device), "reflection")
         return warped.round_().clamp_(0, 255).to(torch.uint8).contiguous(memory_format=torch.channels_last)
+
+
+def warp(x: torch.Tensor, theta: torch.Tensor, padding: str) -> torch.Tensor:
+    """Float images through their own affine maps `theta` (n, 2, 3), bilinear, in one sampling grid."""
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
 
 
 class Normalize:
