@@ -7,16 +7,16 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-import astro.config  # noqa: F401  (registers the resolvers before Hydra composes)
-from astro.checkpointing import load_checkpoint
+from astro.checkpoint.io import load_checkpoint
 from astro.cli import user_errors_as_one_line
+from astro.config.schema import register_configs
 from astro.data.datamodule import GalaxyDataModule
 from astro.data.transforms import Normalize, dihedral_views
 from astro.device import resolve_device
 from astro.errors import ConfigError
-from astro.evaluation import write_report
-from astro.prediction import predict
-from astro.tracking import Tracker
+from astro.evaluation.forward import predict
+from astro.evaluation.report import write_report
+from astro.tracking.tracker import Tracker
 
 log = logging.getLogger("astro.evaluate")
 
@@ -55,6 +55,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     tracker.end("FINISHED")
     log.info("eval/%s macro F1 %.4f, accuracy %.4f -> %s", cfg.split, report.macro_f1, report.accuracy, out)
     return report.scalars(f"eval/{cfg.split}")
+
+
+register_configs()  # the schemas and resolvers Hydra composes this app with
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")

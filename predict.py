@@ -10,16 +10,16 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-import astro.config  # noqa: F401  (registers the resolvers before Hydra composes)
-from astro.batch_prediction import Settings, checkpoint_digest, label_catalogue
-from astro.catalogue import open_catalogue
-from astro.checkpointing import load_checkpoint
+from astro.checkpoint.io import load_checkpoint
 from astro.cli import user_errors_as_one_line
+from astro.config.schema import register_configs
 from astro.device import resolve_device
 from astro.errors import CheckpointError, ConfigError
-from astro.model_source import resolve
-from astro.prediction_table import FORMATS, ChunkStore, Identity
-from astro.shards import shard_bounds, shard_output
+from astro.prediction.batch import Settings, checkpoint_digest, label_catalogue
+from astro.prediction.catalogue import open_catalogue
+from astro.prediction.shards import shard_bounds, shard_output
+from astro.prediction.table import ChunkStore, Identity
+from astro.serving.source import resolve
 
 log = logging.getLogger("astro.predict")
 
@@ -32,15 +32,13 @@ def check(cfg: DictConfig) -> None:
     ):
         if OmegaConf.is_missing(cfg, key):
             raise ConfigError(f"no {key} given: pass {key}=... ({example})")
-    if cfg.format not in FORMATS:
-        raise ConfigError(f"format={cfg.format} is not one of {', '.join(FORMATS)}")
     for key in ("batch_size", "chunk_size"):
         if int(cfg[key]) < 1:
             raise ConfigError(f"{key}={cfg[key]} must be a positive integer")
     if not 0 < float(cfg.field) <= 1:
-        raise ConfigError(f"field={cfg.field} must be in (0, 1]: the centre fraction of each image kept")
+        raise ConfigError(f"field={cfg.field:g} must be in (0, 1]: the centre fraction of each image kept")
     if not 0 <= float(cfg.max_bad_fraction) < 1:
-        raise ConfigError(f"max_bad_fraction={cfg.max_bad_fraction} must be in [0, 1)")
+        raise ConfigError(f"max_bad_fraction={cfg.max_bad_fraction:g} must be in [0, 1)")
     shard_bounds(0, int(cfg.shard), int(cfg.num_shards))
     if cfg.num_shards > 1 and cfg.format != "parquet":
         raise ConfigError(
@@ -96,6 +94,9 @@ def predict_catalogue(cfg: DictConfig) -> Path:
         summary.images_per_second,
     )
     return output
+
+
+register_configs()  # the schemas and resolvers Hydra composes this app with
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")

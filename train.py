@@ -4,17 +4,18 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from astro.checkpoint.card import card_for_run
 from astro.cli import user_errors_as_one_line
-from astro.config import check_class_count, validate
+from astro.config.schema import register_configs
+from astro.config.validation import check_class_count, validate
 from astro.data.datamodule import GalaxyDataModule
 from astro.device import Performance, keep_data_on, resolve_device
-from astro.model_card import card_for_run
-from astro.resume import config_hash
-from astro.rng import seed_everything
-from astro.run_checkpoints import RunCheckpoints
-from astro.testing import calibrate_and_test
-from astro.tracked_run import tracked_run
-from astro.trainer import Trainer
+from astro.training.checkpoints import RunCheckpoints
+from astro.training.finalize import calibrate_and_test
+from astro.training.resume import config_hash
+from astro.training.rng import seed_everything
+from astro.training.tracked_run import tracked_run
+from astro.training.trainer import Trainer
 
 
 def train(cfg: DictConfig) -> float:
@@ -52,6 +53,9 @@ def train(cfg: DictConfig) -> float:
         )
         results = calibrate_and_test(cfg, data, trainer, checkpoints, run)
         return run.finish(history, results, cfg.optimized_metric)
+
+
+register_configs()  # the schemas and resolvers Hydra composes this app with
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

@@ -18,14 +18,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "check a data source, build its cache, write the data report (Hydra overrides: data=gz1_sdss)",
     ),
     "compare": (
-        "astro.comparison",
+        "astro.comparison.report",
         "the comparison report of a sweep's runs from MLflow (--sweep NAME | --latest | --runs ID ...)",
     ),
     "importances": (
-        "astro.study_importances",
+        "astro.sweeps.importances",
         "an Optuna study's parameter importances, printed (--study NAME --storage URI)",
     ),
-    "sync": ("astro.tracking_sync", "replay a run folder's offline MLflow journal into a store (RUN_DIR)"),
+    "sync": ("astro.tracking.sync", "replay a run folder's offline MLflow journal into a store (RUN_DIR)"),
     "bench": (
         "astro.bench",
         "benchmarks run side by side: train | inference | epoch | predict | synthetic | recipe",
@@ -35,11 +35,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "download Galaxy10_DECals.h5 (resumable, checksum-checked), then prepare it",
     ),
     "merge-shards": (
-        "astro.shards",
+        "astro.prediction.shards",
         "merge predict.py's shards into one file, checking each input once (OUTPUT)",
     ),
     "register": (
-        "astro.registry",
+        "astro.comparison.registry",
         "register a sweep's best run (on val) as models:/galaxy-morphology and set @champion (--sweep NAME)",
     ),
     "realism": (
@@ -47,7 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "the realism report: synthetic cutouts vs real ones, statistics and a domain-classifier AUC",
     ),
     "coarse-eval": (
-        "astro.coarse_transfer",
+        "astro.evaluation.coarse",
         "sim-to-real at coarse morphology: predict.py's output on GZ1 SDSS images vs their labels",
     ),
     "ui": (
@@ -58,8 +58,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def ui(argv: Sequence[str]) -> None:
-    """`mlflow ui` with the same default store as train.py (astro.config.default_tracking_uri)."""
-    from astro.config import default_tracking_uri
+    """`mlflow ui` with the same default store as train.py (astro.paths.default_tracking_uri)."""
+    from astro.paths import default_tracking_uri
 
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", default_tracking_uri(), *argv]
     # MLflow 3.16's UI opens every experiment on its GenAI overview; this view shows the training runs.

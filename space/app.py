@@ -29,13 +29,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 
-from astro.checkpointing import load_checkpoint
-from astro.config import default_tracking_uri
+from astro.checkpoint.io import load_checkpoint
 from astro.data.galaxy10 import CLASS_NAMES
 from astro.data.synthetic import render
 from astro.errors import AstroError, ImageError
-from astro.inference import Classifier, load_image
-from astro.model_source import provenance, resolve
+from astro.paths import default_tracking_uri
+from astro.serving.classifier import Classifier, load_image
+from astro.serving.source import provenance, resolve
 
 # Averaging over the 8 rotations/flips raised held-out accuracy in the measurement in docs/demo.md.
 TTA_DEFAULT = True

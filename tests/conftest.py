@@ -14,7 +14,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import astro.config  # noqa: F401  (schema + resolvers)
+from astro.config.schema import register_configs
 from astro.data.synthetic import generate_h5, synthetic_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +22,7 @@ CONF = ROOT / "conf"
 SHARED = ROOT.parent / "shared" / "data"
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+register_configs()
 
 
 def zero_image_chunks(path: Path, indices: range) -> None:

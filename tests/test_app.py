@@ -20,9 +20,9 @@ from gradio_client import Client, handle_file
 from PIL import Image
 from playwright.sync_api import expect
 
-from astro.checkpointing import load_checkpoint
+from astro.checkpoint.io import load_checkpoint
 from astro.data.galaxy10 import CLASS_NAMES
-from astro.inference import Classifier
+from astro.serving.classifier import Classifier
 from space.app import TTA_DEFAULT, build_app, load_model, render_examples
 from tests.conftest import ROOT
 

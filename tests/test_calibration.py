@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from astro.calibration import expected_calibration_error, fit_temperature
-from astro.posthoc import softmax
+from astro.evaluation.calibration import expected_calibration_error, fit_temperature
+from astro.evaluation.posthoc import softmax
 
 
 def sampled(temperature: float, n: int = 4000, k: int = 5, seed: int = 0):

@@ -8,12 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from astro.checkpointing import load_checkpoint
+from astro.checkpoint.io import load_checkpoint
 from astro.data.galaxy10 import CLASS_NAMES
 from astro.data.synthetic import render
-from astro.inference import Classifier
+from astro.evaluation.posthoc import apply_posthoc
 from astro.models.astro_cnn import AstroCNN
-from astro.posthoc import apply_posthoc
+from astro.serving.classifier import Classifier
 
 PRIOR = [0.057, 0.105, 0.148, 0.114, 0.019, 0.119, 0.105, 0.148, 0.081, 0.104]
 

@@ -5,11 +5,11 @@ from unittest import mock
 import pytest
 import torch
 
-from astro.checkpointing import Checkpoint, load_checkpoint, save_checkpoint
+from astro.checkpoint.card import FORMAT_VERSION, ModelCard, PosthocSteps, Preprocessing, TrainingRecord
+from astro.checkpoint.io import Checkpoint, load_checkpoint, save_checkpoint
 from astro.errors import CheckpointError
-from astro.model_card import FORMAT_VERSION, ModelCard, PosthocSteps, Preprocessing, TrainingRecord
 from astro.models.astro_cnn import AstroCNN
-from astro.run_checkpoints import TopK
+from astro.training.checkpoints import TopK
 
 MODEL = {"_target_": "astro.models.astro_cnn.AstroCNN"}
 

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from astro.coarse_transfer import COARSE, coarse_data, evaluate
 from astro.data.galaxy10 import CLASS_NAMES
+from astro.evaluation.coarse import COARSE, coarse_data, evaluate
 from tests.conftest import ROOT
 
 

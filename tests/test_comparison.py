@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from astro import comparison
+from astro.comparison import report as comparison
 from astro.data.galaxy10 import CLASS_NAMES
 from tests.conftest import run_script, smoke_overrides
 

@@ -10,7 +10,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from astro.config import validate
+from astro.config.validation import validate
 from astro.data.synthetic import synthetic_path
 from astro.errors import ConfigError
 from tests.conftest import CONF, SHARED, compose_train
@@ -29,8 +29,10 @@ def test_every_group_has_options():
 
 def test_default_composition():
     cfg = compose_train()
-    assert cfg.data.name == "synthetic" and cfg.loss._target_ == "astro.losses.FocalLoss"
-    assert cfg.sampler._target_ == "astro.samplers.weighted" and cfg.optimized_metric == "val/macro_f1"
+    assert cfg.data.name == "synthetic" and cfg.loss._target_ == "astro.training.losses.FocalLoss"
+    assert (
+        cfg.sampler._target_ == "astro.training.samplers.weighted" and cfg.optimized_metric == "val/macro_f1"
+    )
     for key in ("epochs", "seed", "image_size", "batch_size", "optimized_metric", "max_images"):
         assert key in cfg
     validate(cfg)

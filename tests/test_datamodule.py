@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from astro.data.cache import _build_lock, _write, build_cache, cache_key
 from astro.data.galaxy10 import Galaxy10H5
 from astro.data.synthetic import synthetic_path
-from astro.samplers import weighted
+from astro.training.samplers import weighted
 from tests.conftest import ROOT, compose_train, smoke_overrides
 
 

@@ -15,16 +15,16 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 from torch import nn
 
-from astro.checkpointing import Checkpoint, load_checkpoint
+from astro.checkpoint.card import ModelCard, PosthocSteps, Preprocessing, TrainingRecord
+from astro.checkpoint.io import Checkpoint, load_checkpoint
 from astro.data.galaxy10 import CLASS_NAMES
 from astro.data.synthetic import render
 from astro.data.transforms import resize_batch
 from astro.errors import CheckpointError, ImageError
-from astro.gradcam import cam_layer, grad_cam
-from astro.inference import MAX_SIDE, Classifier, load_image
-from astro.model_card import ModelCard, PosthocSteps, Preprocessing, TrainingRecord
-from astro.model_source import provenance, resolve, store_exists
 from astro.models.astro_cnn import AstroCNN
+from astro.serving.classifier import MAX_SIDE, Classifier, load_image
+from astro.serving.gradcam import cam_layer, grad_cam
+from astro.serving.source import provenance, resolve, store_exists
 
 SIZE = 32
 

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from astro.errors import ConfigError
-from astro.losses import CrossEntropy, FocalLoss, class_weights
+from astro.training.losses import CrossEntropy, FocalLoss, class_weights
 
 
 def test_gamma_zero_without_alpha_equals_cross_entropy():

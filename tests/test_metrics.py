@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from astro.metrics import classification_report, quick_metrics
+from astro.evaluation.metrics import classification_report, quick_metrics
 
 
 def test_report_values_on_a_known_case():
@@ -45,7 +45,7 @@ def test_quick_metrics_counts_missing_predictions_as_zero_f1():
 
 
 def test_bootstrap_interval_brackets_the_estimate_and_shrinks_with_more_data():
-    from astro.metrics import bootstrap_intervals
+    from astro.evaluation.metrics import bootstrap_intervals
 
     rng = np.random.default_rng(0)
 

@@ -3,7 +3,7 @@ import itertools
 import pytest
 import torch
 
-from astro.optim import current_lr, one_cycle, plateau, warmup_cosine
+from astro.training.optim import current_lr, one_cycle, plateau, warmup_cosine
 
 
 def optimizer(lr=1.0):

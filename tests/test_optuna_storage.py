@@ -9,7 +9,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
-from astro.optuna_storage import (
+from astro.sweeps.storage import (
     RETRIED_FROM,
     record_sweep_dir,
     resilient_storage,

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from astro.errors import AstroError
-from astro.paired_bootstrap import SplitPredictions, f1_scores, paired_deltas, resample_counts
+from astro.evaluation.bootstrap import SplitPredictions, f1_scores, paired_deltas, resample_counts
 
 
 def runs(accuracy_a: float, accuracy_b: float, n: int = 600, k: int = 3, seed: int = 0):

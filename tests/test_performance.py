@@ -14,11 +14,11 @@ from astro.data.galaxy10 import Galaxy10H5
 from astro.data.synthetic import synthetic_path
 from astro.data.transforms import DihedralAugment
 from astro.device import Performance
-from astro.losses import FocalLoss
 from astro.models.astro_cnn import AstroCNN
-from astro.optim import warmup_cosine
-from astro.samplers import weighted
-from astro.trainer import Trainer
+from astro.training.losses import FocalLoss
+from astro.training.optim import warmup_cosine
+from astro.training.samplers import weighted
+from astro.training.trainer import Trainer
 
 
 def test_amp_auto_means_bf16_on_cuda_only():

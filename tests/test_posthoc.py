@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from astro.model_card import PosthocSteps
-from astro.posthoc import apply_posthoc, fit_posthoc, softmax, uncalibrated
+from astro.checkpoint.card import PosthocSteps
+from astro.evaluation.posthoc import apply_posthoc, fit_posthoc, softmax, uncalibrated
 
 
 def test_no_steps_is_the_plain_softmax():

@@ -12,12 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from astro.checkpointing import load_checkpoint, save_checkpoint
+from astro.checkpoint.io import load_checkpoint, save_checkpoint
 from astro.data.synthetic import synthetic_path
 from astro.errors import AstroError, DataError
-from astro.inference import Classifier
-from astro.prediction_table import ChunkStore
-from astro.shards import merge_shards
+from astro.prediction.shards import merge_shards
+from astro.prediction.table import ChunkStore
+from astro.serving.classifier import Classifier
 from predict import predict_catalogue
 from tests.conftest import compose_train, run_script
 

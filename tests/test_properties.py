@@ -9,8 +9,8 @@ from hypothesis.extra.numpy import arrays
 
 from astro.data.split import stratified_split
 from astro.data.transforms import resize_batch
-from astro.losses import FocalLoss
-from astro.samplers import weighted
+from astro.training.losses import FocalLoss
+from astro.training.samplers import weighted
 
 FAST = settings(max_examples=60, deadline=None)
 logit = st.floats(-1e4, 1e4, allow_nan=False, width=32)

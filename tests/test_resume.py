@@ -16,7 +16,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from astro.checkpointing import load_checkpoint
+from astro.checkpoint.io import load_checkpoint
 from tests.conftest import ROOT, run_script, smoke_overrides
 
 pytestmark = pytest.mark.slow

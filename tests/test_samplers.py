@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from astro.samplers import shuffle, weighted
+from astro.training.samplers import shuffle, weighted
 
 
 def test_weighted_sampler_balances_classes():

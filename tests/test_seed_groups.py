@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from astro.paired_bootstrap import SplitPredictions, f1_scores, resample_counts
-from astro.seed_groups import group_deltas, group_key, seed_groups, varies_seed
+from astro.comparison.seed_groups import group_deltas, group_key, seed_groups, varies_seed
+from astro.evaluation.bootstrap import SplitPredictions, f1_scores, resample_counts
 
 
 def test_the_group_key_ignores_seed_only():

@@ -22,11 +22,11 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from astro.checkpointing import load_checkpoint
+from astro.checkpoint.io import load_checkpoint
+from astro.comparison.registry import main as register
 from astro.data.synthetic import synthetic_path
-from astro.inference import Classifier
-from astro.registry import main as register
-from astro.served_model import example_image
+from astro.serving.classifier import Classifier
+from astro.serving.pyfunc import example_image
 from tests.test_predict import run_predict
 
 

@@ -8,7 +8,7 @@ import json
 import optuna
 import pytest
 
-from astro import study_importances
+from astro.sweeps import importances as study_importances
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
-from astro import comparison
-from astro.optuna_storage import ENGINE_KWARGS, RDB_STORAGE, RETRIED_FROM
-from astro.optuna_study import resume_study, storage_for_display, study_plots
-from astro.sweeps import MlflowSweepCallback, search_space, sweep_name
+from astro.comparison import report as comparison
+from astro.sweeps.callback import MlflowSweepCallback, search_space, sweep_name
+from astro.sweeps.storage import ENGINE_KWARGS, RDB_STORAGE, RETRIED_FROM
+from astro.sweeps.study import resume_study, storage_for_display, study_plots
 from tests.conftest import ROOT, smoke_overrides
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

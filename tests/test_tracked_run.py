@@ -1,4 +1,4 @@
-from astro.tracked_run import run_name
+from astro.training.tracked_run import run_name
 from tests.conftest import compose_train
 
 

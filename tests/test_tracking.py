@@ -1,6 +1,6 @@
 from mlflow.tracking import MlflowClient
 
-from astro.tracking import Tracker, flatten
+from astro.tracking.tracker import Tracker, flatten
 
 
 def test_flatten_nested_config():
@@ -41,7 +41,7 @@ def test_a_store_that_fails_mid_run_switches_to_the_journal_once(tmp_path, monke
         raise ConnectionError("store went away")
 
     monkeypatch.setattr(tracker.client, "log_batch", down)
-    with caplog.at_level("WARNING", logger="astro.tracking"):
+    with caplog.at_level("WARNING", logger="astro.tracking.tracker"):
         tracker.log_metrics({"val/macro_f1": 0.2}, step=2)
         tracker.log_metrics({"val/macro_f1": 0.3}, step=3)
         tracker.set_tags({"k": "v"})
@@ -57,7 +57,7 @@ def test_a_store_that_fails_mid_run_switches_to_the_journal_once(tmp_path, monke
 
 
 def test_runs_nest_under_a_sweep_parent_and_resume_in_place(tmp_path, monkeypatch):
-    from astro.sweep_handoff import PARENT_RUN_ENV
+    from astro.tracking.handoff import PARENT_RUN_ENV
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     parent = Tracker(uri, "exp", str(tmp_path / "art"))

@@ -11,9 +11,9 @@ from mlflow.tracking import MlflowClient
 
 from astro.data.galaxy10 import Galaxy10H5
 from astro.data.synthetic import generate_h5
-from astro.tracking import Tracker
-from astro.tracking_dataset import source_digest
-from astro.tracking_sync import sync
+from astro.tracking.dataset import source_digest
+from astro.tracking.sync import sync
+from astro.tracking.tracker import Tracker
 from tests.conftest import ROOT
 
 KIND = "mlflow.experimentKind"
@@ -83,7 +83,7 @@ def test_a_dataset_logged_offline_is_journaled_and_synced(tmp_path, h5, monkeypa
 RACER = """
 import sys, time
 from pathlib import Path
-from astro.tracking import Tracker
+from astro.tracking.tracker import Tracker
 uri, mine, other = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 tracker = Tracker(uri, "sweep", None, mine)
 (mine / "ready").write_text("")

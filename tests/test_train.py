@@ -65,7 +65,7 @@ def test_smoke_run_logs_metrics_params_and_artifacts(smoke_run):
 
 
 def test_checkpoint_is_self_describing(smoke_run):
-    from astro.checkpointing import load_checkpoint
+    from astro.checkpoint.io import load_checkpoint
 
     tmp_path, _, _ = smoke_run
     card = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt").card

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from astro.bench.machine import machine
-from astro.config import PROJECT_ROOT
+from astro.paths import PROJECT_ROOT
 
 
 def bench_epoch(images: int, image_size: int, batch_size: int) -> dict:

@@ -11,15 +11,15 @@ import numpy as np
 from PIL import Image
 
 from astro.bench.machine import machine
-from astro.checkpointing import Checkpoint, save_checkpoint
+from astro.checkpoint.card import ModelCard, PosthocSteps, Preprocessing, TrainingRecord
+from astro.checkpoint.io import Checkpoint, save_checkpoint
 from astro.data.galaxy10 import CLASS_NAMES
 from astro.data.synthetic import render
-from astro.model_card import ModelCard, PosthocSteps, Preprocessing, TrainingRecord
 from astro.models.astro_cnn import AstroCNN
 
 
 def bench_inference(checkpoint: str | None, image_size: int, repeats: int) -> dict:
-    from astro.inference import Classifier
+    from astro.serving.classifier import Classifier
 
     with tempfile.TemporaryDirectory() as tmp:
         path = checkpoint or untrained_checkpoint(Path(tmp) / "bench.pt", image_size)

@@ -11,8 +11,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from astro.config import PROJECT_ROOT
 from astro.device import resolve_device
+from astro.paths import PROJECT_ROOT
 
 console = Console()
 

@@ -22,16 +22,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from astro.batch_prediction import Settings, label_catalogue
 from astro.bench.inference_latency import untrained_checkpoint
 from astro.bench.machine import machine
-from astro.catalogue import open_catalogue
-from astro.checkpointing import load_checkpoint
+from astro.checkpoint.io import load_checkpoint
 from astro.data.synthetic import generate_h5
 from astro.data.transforms import Normalize
 from astro.device import Performance, resolve_device
-from astro.prediction import predict
-from astro.prediction_table import ChunkStore, Identity
+from astro.evaluation.forward import predict
+from astro.prediction.batch import Settings, label_catalogue
+from astro.prediction.catalogue import open_catalogue
+from astro.prediction.table import ChunkStore, Identity
 
 DISTINCT = 256  # distinct synthetic galaxies; the catalogues repeat them
 

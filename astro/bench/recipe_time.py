@@ -21,7 +21,7 @@ from hydra.utils import instantiate
 from mlflow.tracking import MlflowClient
 
 from astro.bench.machine import machine
-from astro.config import PROJECT_ROOT
+from astro.paths import PROJECT_ROOT
 
 
 def bench_recipe(

@@ -15,11 +15,11 @@ import torch
 
 from astro.bench.machine import machine
 from astro.bench.training_setup import bench_trainer, cycle, synthetic_data
+from astro.checkpoint.card import ModelCard, PosthocSteps, Preprocessing, TrainingRecord
 from astro.data.transforms import DihedralAugment
 from astro.device import Performance, resolve_device
-from astro.model_card import ModelCard, PosthocSteps, Preprocessing, TrainingRecord
-from astro.run_checkpoints import RunCheckpoints
-from astro.samplers import weighted
+from astro.training.checkpoints import RunCheckpoints
+from astro.training.samplers import weighted
 
 
 def _ms(fn: Callable[[], object], calls: int, device: torch.device, warmup: int = 5) -> float:

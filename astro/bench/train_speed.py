@@ -19,8 +19,8 @@ from astro.bench.training_setup import bench_trainer, cycle, synthetic_data
 from astro.data.galaxy10 import CLASS_NAMES, Galaxy10H5
 from astro.data.transforms import DihedralAugment
 from astro.device import Performance, resolve_device
-from astro.samplers import weighted
-from astro.trainer import Trainer
+from astro.training.samplers import weighted
+from astro.training.trainer import Trainer
 
 
 def _rate(

@@ -12,10 +12,10 @@ from astro.data.datamodule import GalaxyDataModule
 from astro.data.galaxy10 import Galaxy10H5
 from astro.data.synthetic import generate_h5
 from astro.device import Performance
-from astro.losses import FocalLoss
 from astro.models.astro_cnn import AstroCNN
-from astro.optim import adamw, warmup_cosine
-from astro.trainer import Trainer
+from astro.training.losses import FocalLoss
+from astro.training.optim import adamw, warmup_cosine
+from astro.training.trainer import Trainer
 
 
 def synthetic_data(folder: Path, images: int, image_size: int, device: torch.device) -> GalaxyDataModule:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from astro.cli import user_errors_as_one_line
-from astro.config import PROJECT_ROOT
 from astro.data.galaxy10 import PUBLISHED_SHA256
 from astro.data.transfer import download
+from astro.paths import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 DEFAULT_DEST = PROJECT_ROOT / "data"  # conf/paths/default.yaml: data_dir = ${paths.root_dir}/data

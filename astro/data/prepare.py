@@ -17,9 +17,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from astro.cli import user_errors_as_one_line
-from astro.config import PROJECT_ROOT, validate
+from astro.config.schema import register_configs
+from astro.config.validation import validate
 from astro.data.datamodule import GalaxyDataModule
 from astro.data.eda import class_table_text, write_eda
+from astro.paths import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,9 @@ def peak_rss_mb() -> float:
 
 # An absolute path: `python -m astro prepare` imports this module, where a relative one would be looked up
 # as a Python package.
+register_configs()  # the schemas and resolvers Hydra composes this app with
+
+
 @hydra.main(version_base="1.3", config_path=str(PROJECT_ROOT / "conf"), config_name="prepare")
 @user_errors_as_one_line
 def main(cfg: DictConfig) -> None:

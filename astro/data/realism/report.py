@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from astro.cli import user_errors_as_one_line
-from astro.config import PROJECT_ROOT
 from astro.data.realism import figures
 from astro.data.realism.cutouts import Cutouts, read_real, read_synthetic
 from astro.data.realism.domain import domain_auc
 from astro.data.realism.statistics import DomainStats, measure
+from astro.paths import PROJECT_ROOT
 
 DEFAULT_REAL = PROJECT_ROOT.parent / "shared" / "data" / "galaxy10_decals_samples"
 

@@ -1,0 +1,1 @@
+"""Scoring a model: forward passes, post-hoc calibration, metrics with intervals, figures and reports."""

@@ -1,0 +1,223 @@
+"""Sweeps: one MLflow parent run per Hydra multirun with every job nested under it, and Optuna study
+resume and summary. Done in a Hydra callback (registered in conf/train.yaml under hydra.callbacks), so the
+training code knows nothing about sweeps and a single run is untouched.
+
+The parent is created in the launching process and stays RUNNING while the jobs run, wherever they run
+(in-process, joblib workers, submitit processes or Slurm nodes): the callback object travels to the jobs
+with Hydra's context, and `on_job_start` hands the parent id and the job's tags to `Tracker.start`
+(astro.tracking.handoff).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+from mlflow.tracking.context.registry import resolve_tags
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+from omegaconf import DictConfig, OmegaConf
+
+from astro.errors import TrainingInterrupted
+from astro.sweeps.storage import storage_url
+from astro.sweeps.study import log_study, resume_study
+from astro.tracking import handoff
+from astro.tracking.store import configure
+
+log = logging.getLogger(__name__)
+OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+# Tags: the parent and its jobs share SWEEP_ID (the parent's run id) and SWEEP_NAME.
+SWEEP_ID = "astro.sweep.id"
+SWEEP_NAME = "astro.sweep.name"
+SWEEP_ROLE = "astro.sweep.role"  # "parent" or "job"
+JOB_NUM = "astro.job.num"
+JOB_OVERRIDES = "astro.job.overrides"  # JSON list of the job's Hydra overrides
+ERROR = "astro.error"
+
+
+def search_space(config: DictConfig) -> dict[str, str]:
+    """What the sweep varies, as the sweeper sees it: `hydra.sweeper.params` (Optuna), then the
+    command line's sweep overrides (which win), less the keys the command line fixes."""
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    space = {_plain_key(str(k)): str(v) for k, v in params.items()}
+    for override in OverridesParser.create().parse_overrides(list(config.hydra.overrides.task)):
+        key = _plain_key(override.get_key_element())
+        if override.is_sweep_override():
+            space[key] = override.input_line.split("=", 1)[1]
+        else:
+            space.pop(key, None)
+    return space
+
+
+def _plain_key(key: str) -> str:
+    """`+seed_pair` -> `seed_pair`: Hydra's add/delete prefixes are not part of the key, and MLflow
+    rejects '+' in a param name (which silently left a sweep's jobs without their sweep tags)."""
+    return key.lstrip("+~")
+
+
+def sweep_name(config: DictConfig) -> str:
+    """The Optuna study name, else the swept keys ('loss.gamma', 'experiment'), else 'multirun'."""
+    study = OmegaConf.select(config, "hydra.sweeper.study_name")
+    if is_optuna(config) and study:
+        return str(study)
+    return ",".join(search_space(config)) or "multirun"
+
+
+def is_optuna(config: DictConfig) -> bool:
+    return OmegaConf.select(config, "hydra.sweeper._target_") == OPTUNA_SWEEPER
+
+
+def metric_key(optimized_metric: str) -> str:
+    """'val/macro_f1' -> 'best/val_macro_f1', the name train.py logs the same value under."""
+    return "best/" + optimized_metric.replace("/", "_")
+
+
+def job_error(job_return: JobReturn) -> BaseException | None:
+    """The exception a job raised, None if it did not fail (JobReturn re-raises it on access)."""
+    if job_return.status != JobStatus.FAILED:
+        return None
+    try:
+        job_return.return_value  # noqa: B018
+    except Exception as exc:
+        return exc
+    return None
+
+
+class MlflowSweepCallback(Callback):
+    """Parent MLflow run per multirun; jobs nest under it with sweep id, job number and overrides tags."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        self.parent_run_id: str | None = None
+        self.tracking_uri: str | None = None
+        self.experiment_id: str | None = None
+        self.sweep_tags: dict[str, str] = {}
+        self.failures: list[str] = []
+        self.launcher_pid: int | None = None
+        self.interrupted = False
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        optuna_tags = resume_study(config.hydra.sweeper, config.hydra.sweep.dir) if is_optuna(config) else {}
+        # The Optuna sweeper writes its results there even when no trial is left to launch.
+        Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
+        name = self.name or sweep_name(config)
+        tracking = config.tracking
+        self.tracking_uri = tracking.uri
+        self.experiment_id = configure(tracking.uri, tracking.experiment, tracking.artifact_root)
+        client = MlflowClient(self.tracking_uri)
+        choices = config.hydra.runtime.choices
+        tags = {
+            SWEEP_NAME: name,
+            SWEEP_ROLE: "parent",
+            "astro.sweep.sweeper": str(choices.get("hydra/sweeper")),
+            "astro.sweep.launcher": str(choices.get("hydra/launcher")),
+            "astro.sweep.dir": str(Path(config.hydra.sweep.dir).resolve()),
+            "astro.sweep.overrides": json.dumps(list(config.hydra.overrides.task)),
+            **optuna_tags,
+        }
+        run = client.create_run(
+            self.experiment_id, run_name=f"{name}-{datetime.now():%Y-%m-%d_%H-%M-%S}", tags=resolve_tags(tags)
+        )
+        self.parent_run_id = run.info.run_id
+        self.sweep_tags = {SWEEP_ID: self.parent_run_id, SWEEP_NAME: name, SWEEP_ROLE: "job"}
+        client.set_tag(self.parent_run_id, SWEEP_ID, self.parent_run_id)
+        for key, value in search_space(config).items():
+            client.log_param(self.parent_run_id, f"search.{key}", value)
+        self.launcher_pid = os.getpid()
+        atexit.register(self._end_if_open)
+        log.info("MLflow parent run %s (%s): every job of this sweep nests under it", run.info.run_name, name)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.parent_run_id is None:
+            return
+        handoff.hand_off(self.parent_run_id, self._job_tags(config))
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if self.parent_run_id is None:
+            return
+        handoff.clear()
+        error = job_error(job_return)
+        if error is None:
+            return
+        if isinstance(error, TrainingInterrupted) and os.getpid() == self.launcher_pid:
+            # Ctrl-C/SIGTERM stopped this job gracefully: stop the sweep too, instead of starting the next
+            # job or trial (a SystemExit passes through Hydra's per-job and per-callback exception guards).
+            self.interrupted = True
+            raise SystemExit(error.exit_code)
+        self._record_failure(config, error)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.parent_run_id is None:
+            return
+        client = MlflowClient(self.tracking_uri)
+        if is_optuna(config) and storage_url(config.hydra.sweeper):
+            out_dir = Path(config.hydra.sweep.dir) / "optuna"
+            log_study(
+                client, self.parent_run_id, config.hydra.sweeper, metric_key(config.optimized_metric), out_dir
+            )
+        results = Path(config.hydra.sweep.dir) / "optimization_results.yaml"
+        if results.is_file():
+            client.log_artifact(self.parent_run_id, str(results), "optuna")
+        jobs = self.jobs(client)
+        failed = [run for run in jobs if run.info.status != "FINISHED"]
+        client.set_tag(self.parent_run_id, "astro.sweep.jobs", str(len(jobs)))
+        client.set_tag(self.parent_run_id, "astro.sweep.failed_jobs", str(len(failed)))
+        client.set_terminated(self.parent_run_id, "FAILED" if failed else "FINISHED")
+        log.info("MLflow parent run %s: %d jobs, %d failed", self.parent_run_id, len(jobs), len(failed))
+        self.parent_run_id = None
+
+    def jobs(self, client: MlflowClient) -> list[Run]:
+        """The parent's job runs, in job order."""
+        runs = client.search_runs(
+            [self.experiment_id],
+            f"tags.`{SWEEP_ID}` = '{self.parent_run_id}' and tags.`{SWEEP_ROLE}` = 'job'",
+            max_results=50000,
+        )
+        return sorted(runs, key=lambda run: int(run.data.tags.get(JOB_NUM, "0")))
+
+    def _job_tags(self, config: DictConfig) -> dict[str, str]:
+        return {
+            **self.sweep_tags,
+            JOB_NUM: str(config.hydra.job.num),
+            JOB_OVERRIDES: json.dumps(list(config.hydra.overrides.task)),
+        }
+
+    def _record_failure(self, config: DictConfig, error: BaseException) -> None:
+        """A job that failed before it started its MLflow run (e.g. a rejected value) still gets a FAILED
+        child run carrying the reason, so the sweep's MLflow tree has every job."""
+        reason = f"{type(error).__name__}: {error}"
+        self.failures.append(f"job {config.hydra.job.num}: {reason}")
+        client = MlflowClient(self.tracking_uri)
+        num = str(config.hydra.job.num)
+        if any(run.data.tags.get(JOB_NUM) == num for run in self.jobs(client)):
+            return
+        tags = {**self._job_tags(config), ERROR: reason[:5000], MLFLOW_PARENT_RUN_ID: self.parent_run_id}
+        run = client.create_run(
+            self.experiment_id, run_name=f"{self.sweep_tags[SWEEP_NAME]}-job{num}", tags=tags
+        )
+        client.set_terminated(run.info.run_id, "FAILED")
+
+    def _end_if_open(self) -> None:
+        """At exit of a multirun that never reached on_multirun_end (the basic sweeper raises when a job
+        failed; Ctrl-C), end the parent FAILED, or KILLED for an interruption, instead of RUNNING forever."""
+        if self.parent_run_id is None:
+            return
+        interrupted = self.interrupted or isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
+        reason = "; ".join(self.failures) or "the multirun stopped before all its jobs returned"
+        client = MlflowClient(self.tracking_uri)
+        client.set_tag(self.parent_run_id, ERROR, ("interrupted" if interrupted else reason)[:5000])
+        client.set_terminated(self.parent_run_id, "KILLED" if interrupted else "FAILED")
+        self.parent_run_id = None
