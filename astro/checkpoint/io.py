@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from astro.checkpoint.card import FORMAT_VERSION, V1_KEYS, ModelCard, from_v1
+from astro.checkpoint.state import ResumeState
 from astro.errors import CheckpointError
-from astro.training.resume import ResumeState
 
 
 @dataclass

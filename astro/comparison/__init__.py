@@ -1,1 +1,3 @@
-"""Comparing runs: selecting a sweep's runs from MLflow, the report with its noise sections, registering the best."""
+"""Comparing runs: selecting a sweep's runs from MLflow, the report with its noise sections, registering
+the best.
+"""

@@ -1,9 +1,9 @@
 """The entrypoints' schemas, registered in Hydra's ConfigStore, and the resolvers their YAML uses.
 
 Each schema declares the type of every top-level key and puts the root in struct mode, so a typo'd key,
-a wrong type or a value outside a choice (a StrEnum, which reads as its string) fails at compose time, in Hydra's one message; the
-values themselves are written once, in conf/<entrypoint>.yaml. Entrypoints call `register_configs()`
-before `@hydra.main` composes.
+a wrong type or a value outside a choice (a StrEnum, which reads as its string) fails at compose time,
+in Hydra's one message; the values themselves are written once, in conf/<entrypoint>.yaml.
+Entrypoints call `register_configs()` before `@hydra.main` composes.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Evaluation report of one model on one split: headline metrics with bootstrap CIs, per-class table,
 calibration, confusion matrix, ROC and PR curves (report.md, metrics.json, per_class.csv, PNGs).
 
-The logits go through the checkpoint's post-hoc steps (astro.evaluation.posthoc). Metrics are computed before the
-temperature (it never changes the top-1 class; ROC/PR curves are conventionally read uncalibrated), the
-reliability diagram compares before and after it, and predictions.npz keeps the logits and the
-calibrated probabilities a user gets."""
+The logits go through the checkpoint's post-hoc steps (astro.evaluation.posthoc). Metrics are computed
+before the temperature (it never changes the top-1 class; ROC/PR curves are conventionally read
+uncalibrated), the reliability diagram compares before and after it, and predictions.npz keeps the logits
+and the calibrated probabilities a user gets."""
 
 from __future__ import annotations
 

@@ -2,9 +2,10 @@
 
 A background thread reads (decodes, preprocesses) the next batches while the model runs on the current
 one; finished chunks go to disk as they complete, so memory holds a few batches and one chunk whatever
-the catalogue's size. Logits become probabilities only through astro.evaluation.posthoc.apply_posthoc with the
-checkpoint's post-hoc steps, and the forward pass is astro.evaluation.forward.predict (TTA: the 8 dihedral views
-averaged in log space), so a row equals what the demo's Classifier.predict shows for that image.
+the catalogue's size. Logits become probabilities only through astro.evaluation.posthoc.apply_posthoc
+with the checkpoint's post-hoc steps, and the forward pass is astro.evaluation.forward.predict (TTA: the 8
+dihedral views averaged in log space), so a row equals what the demo's Classifier.predict shows for that
+image.
 """
 
 from __future__ import annotations

@@ -1,1 +1,3 @@
-"""Serving one image at a time: the classifier, Grad-CAM, which model to serve, and the MLflow pyfunc model."""
+"""Serving one image at a time: the classifier, Grad-CAM, which model to serve, and the MLflow
+pyfunc model.
+"""

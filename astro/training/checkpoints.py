@@ -11,7 +11,7 @@ import torch
 
 from astro.checkpoint.card import ModelCard
 from astro.checkpoint.io import Checkpoint, save_checkpoint
-from astro.training.resume import PartialEpoch, ResumeState
+from astro.checkpoint.state import PartialEpoch, ResumeState
 from astro.training.rng import capture_rng
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ from torch import nn
 from tqdm import tqdm
 
 from astro.checkpoint.card import PosthocSteps
+from astro.checkpoint.state import EpochProgress, PartialEpoch, ResumeState
 from astro.data.datamodule import Batches
 from astro.device import Performance
 from astro.errors import NonFiniteLossError
@@ -23,7 +24,6 @@ from astro.evaluation.metrics import quick_metrics
 from astro.evaluation.posthoc import apply_posthoc
 from astro.training.checkpoints import RunCheckpoints
 from astro.training.optim import LRSchedule, current_lr
-from astro.training.resume import EpochProgress, PartialEpoch, ResumeState
 from astro.training.rng import restore_rng
 from astro.training.stopping import GracefulStop
 
