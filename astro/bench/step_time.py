@@ -78,7 +78,7 @@ def bench_step(images: int, image_size: int, batch_size: int, steps: int, compil
         def end_epoch() -> None:
             row = {"epoch": len(history) + 1, "val/macro_f1": 0.5 + len(history) * 1e-3}
             history.append(row)
-            checkpoints.end_epoch(trainer, row, history)
+            checkpoints.end_epoch(trainer.snapshot(), row, history)
 
         ms["checkpoints_per_epoch"] = _ms(end_epoch, 5, device, 1)
     steps_per_epoch = len(batches)

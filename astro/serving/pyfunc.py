@@ -23,7 +23,6 @@ from mlflow.models import infer_signature
 from PIL import Image
 
 from astro.checkpoint.io import load_checkpoint
-from astro.data.synthetic import render
 from astro.serving.classifier import Classifier
 from astro.tracking.tracker import Tracker
 
@@ -58,10 +57,13 @@ def images_of(model_input: pd.DataFrame) -> list:
 
 
 def example_image(size: int = 64) -> bytes:
-    """A synthetic galaxy as PNG bytes: the model's input example."""
-    pixels = render(2, np.random.default_rng(0))
+    """A smooth elliptical galaxy (a Sersic-like profile, n = 1) as PNG bytes: the model's input example.
+    Drawn here rather than by the synthetic generator, so serving needs nothing of the data stack."""
+    y, x = np.mgrid[:size, :size] - (size - 1) / 2
+    radius = np.hypot(x / 1.0, y / 0.6) / (size / 10)
+    light = np.exp(-radius)[..., None] * np.array([255, 230, 200]) + 8
     buffer = io.BytesIO()
-    Image.fromarray(pixels).resize((size, size)).save(buffer, format="PNG")
+    Image.fromarray(np.clip(light, 0, 255).astype(np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
@@ -14,8 +13,15 @@ from astro.checkpoint.io import Checkpoint, save_checkpoint
 from astro.checkpoint.state import PartialEpoch, ResumeState
 from astro.training.rng import capture_rng
 
-if TYPE_CHECKING:
-    from astro.training.trainer import Trainer
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The training objects' state at a checkpoint, handed over by the trainer (which checkpoints never
+    hold): the weights, and for last.pt the optimizer's and the scheduler's state."""
+
+    weights: dict[str, torch.Tensor]
+    optimizer_state: dict
+    scheduler_state: dict
 
 
 @dataclass
@@ -66,14 +72,14 @@ class RunCheckpoints:
     def restore(self, state: ResumeState) -> None:
         self.top_k.entries = [tuple(entry) for entry in state.top_k]
 
-    def end_epoch(self, trainer: Trainer, row: dict[str, float], history: list[dict[str, float]]) -> None:
+    def end_epoch(self, snapshot: Snapshot, row: dict[str, float], history: list[dict[str, float]]) -> None:
         epoch = int(row["epoch"])
-        self.top_k.update(row["val/macro_f1"], epoch, self._checkpoint(trainer, epoch, row))
-        self.save_last(trainer, epoch, history)
+        self.top_k.update(row["val/macro_f1"], epoch, self._checkpoint(snapshot, epoch, row))
+        self.save_last(snapshot, epoch, history)
 
     def save_last(
         self,
-        trainer: Trainer,
+        snapshot: Snapshot,
         epoch: int,
         history: list[dict[str, float]],
         partial: PartialEpoch | None = None,
@@ -81,8 +87,8 @@ class RunCheckpoints:
         """Everything a resume needs: optimizer, scheduler, RNG states, history, top-k, a partial epoch."""
         state = ResumeState(
             epoch=epoch,
-            optimizer_state=trainer.optimizer.state_dict(),
-            scheduler_state=trainer.schedule.scheduler.state_dict(),
+            optimizer_state=snapshot.optimizer_state,
+            scheduler_state=snapshot.scheduler_state,
             rng=capture_rng(self.generator),
             history=history,
             top_k=self.top_k.entries,
@@ -91,13 +97,14 @@ class RunCheckpoints:
             partial=partial,
         )
         save_checkpoint(
-            self.last, replace(self._checkpoint(trainer, epoch, history[-1] if history else {}), resume=state)
+            self.last,
+            replace(self._checkpoint(snapshot, epoch, history[-1] if history else {}), resume=state),
         )
 
     def finish(self) -> Path:
         shutil.copy2(self.top_k.best, self.best)
         return self.best
 
-    def _checkpoint(self, trainer: Trainer, epoch: int, metrics: dict[str, float]) -> Checkpoint:
+    def _checkpoint(self, snapshot: Snapshot, epoch: int, metrics: dict[str, float]) -> Checkpoint:
         training = replace(self.card.training, epoch=epoch, metrics=dict(metrics))
-        return Checkpoint(replace(self.card, training=training), trainer.model.state_dict())
+        return Checkpoint(replace(self.card, training=training), snapshot.weights)

@@ -12,10 +12,12 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
+from astro.checkpoint.moved import flat_layout
 from astro.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,17 @@ NEVER = (None, False, "", "never")
 
 def config_hash(cfg: DictConfig) -> str:
     """Fingerprint of everything that determines the result (not where it is written, nor resume)."""
+    return _digest(_result_tree(cfg))
+
+
+def config_hashes(cfg: DictConfig) -> tuple[str, str]:
+    """The fingerprint, and the same config's as astro's flat layout wrote it (its `_target_`s named the
+    old modules), so a run started before the move to packages is still found and continued."""
+    tree = _result_tree(cfg)
+    return _digest(tree), _digest(flat_layout(tree))
+
+
+def _result_tree(cfg: DictConfig) -> dict[str, Any]:
     tree = OmegaConf.to_container(cfg, resolve=True)
     for key in VOLATILE_KEYS:
         *parents, leaf = key.split(".")
@@ -33,6 +46,10 @@ def config_hash(cfg: DictConfig) -> str:
         for part in parents:
             node = node.get(part, {})
         node.pop(leaf, None)
+    return tree
+
+
+def _digest(tree: dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(tree, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -49,14 +66,17 @@ def resume_checkpoint(cfg: DictConfig, client: MlflowClient | None, experiment_i
         return path
     if client is None:
         raise ConfigError("resume=auto needs the MLflow store to find the run; pass resume=<run folder>")
-    wanted = config_hash(cfg)
-    runs = client.search_runs(
-        [experiment_id],
-        filter_string=f"tags.`astro.config_hash` = '{wanted}' and attributes.status != 'FINISHED'",
-        order_by=["attributes.start_time DESC"],
-        max_results=20,
-    )
-    for run in runs:
+    runs = [
+        run
+        for wanted in dict.fromkeys(config_hashes(cfg))
+        for run in client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`astro.config_hash` = '{wanted}' and attributes.status != 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=20,
+        )
+    ]
+    for run in sorted(runs, key=lambda run: run.info.start_time, reverse=True):
         candidate = Path(run.data.tags.get("astro.output_dir", "")) / "checkpoints" / "last.pt"
         if candidate.is_file():
             return candidate

@@ -21,7 +21,7 @@ from astro.errors import TrainingInterrupted
 from astro.evaluation.plots import training_curves_png
 from astro.tracking.dataset import source_digest
 from astro.tracking.tracker import Tracker
-from astro.training.resume import config_hash, resume_checkpoint
+from astro.training.resume import config_hash, config_hashes, resume_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def _resumed(cfg: DictConfig, tracker: Tracker) -> Checkpoint | None:
     checkpoint = load_checkpoint(path)
     if checkpoint.resume is None:
         return None
-    if checkpoint.resume.config_hash != config_hash(cfg):
+    if checkpoint.resume.config_hash not in config_hashes(cfg):
         log.warning("resuming %s with a config that differs from the one it was started with", path)
     return checkpoint
 

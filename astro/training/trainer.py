@@ -22,7 +22,7 @@ from astro.errors import NonFiniteLossError
 from astro.evaluation.forward import Predictions, Views, predict
 from astro.evaluation.metrics import quick_metrics
 from astro.evaluation.posthoc import apply_posthoc
-from astro.training.checkpoints import RunCheckpoints
+from astro.training.checkpoints import RunCheckpoints, Snapshot
 from astro.training.optim import LRSchedule, current_lr
 from astro.training.rng import restore_rng
 from astro.training.stopping import GracefulStop
@@ -76,7 +76,9 @@ class Trainer:
                 start = time.perf_counter()
                 progress = self.train_epoch(train, plan, epoch, before, stop)
                 if progress.stopped:
-                    checkpoints.save_last(self, epoch - 1, history, PartialEpoch(epoch, plan, progress))
+                    checkpoints.save_last(
+                        self.snapshot(), epoch - 1, history, PartialEpoch(epoch, plan, progress)
+                    )
                     raise stop.interrupted(epoch, progress.steps, str(checkpoints.last))
                 trained = time.perf_counter() - start  # train_epoch syncs with the device at its end
                 row = {"epoch": epoch, "train/loss": progress.mean_loss, **self.validate(val, val_steps)}
@@ -86,7 +88,7 @@ class Trainer:
                 history.append(row)
                 on_epoch(row)
                 self.schedule.after_epoch(row)
-                checkpoints.end_epoch(self, row, history)
+                checkpoints.end_epoch(self.snapshot(), row, history)
                 _log_epoch(row, epochs)
                 if stop.requested:
                     raise stop.interrupted(epoch + 1, 0, str(checkpoints.last))
@@ -100,6 +102,12 @@ class Trainer:
             "val/macro_f1": metrics["macro_f1"],
             "val/accuracy": metrics["accuracy"],
         }
+
+    def snapshot(self) -> Snapshot:
+        """The state a checkpoint keeps, so that RunCheckpoints never needs the trainer itself."""
+        return Snapshot(
+            self.model.state_dict(), self.optimizer.state_dict(), self.schedule.scheduler.state_dict()
+        )
 
     def restore(
         self, weights: dict[str, torch.Tensor], state: ResumeState, generator: torch.Generator
