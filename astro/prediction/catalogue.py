@@ -4,7 +4,7 @@ Three layouts: an image folder (searched recursively; the id is the file name re
 manifest (a `filename` column relative to the CSV's folder; its other columns are carried into the
 output) and a Galaxy10-schema HDF5 file (the id is the row index, plus ra/dec/redshift/pxscale when the
 file has them; labels are not needed). Every layout gives the same thing: the model input of rows
-[start, stop), preprocessed exactly as in training (astro.serving.classifier.model_input for files, resize_batch
+[start, stop), preprocessed exactly as in training (astro.data.images.model_input for files, resize_batch
 for the HDF5 cutouts), with a reason for each row that cannot be read instead of an exception.
 """
 
@@ -21,18 +21,17 @@ from typing import Protocol
 import h5py
 import numpy as np
 import torch
-from PIL import Image
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from astro.checkpoint.card import Preprocessing
 from astro.data.galaxy10 import METADATA_KEYS, check_images
+from astro.data.images import DECODE_ERRORS, model_input, square_box
 from astro.data.transforms import resize_batch
 from astro.errors import AstroError, DataError
-from astro.serving.classifier import model_input, square_box
 
 H5_SUFFIXES = (".h5", ".hdf5")
 SLICE = 32  # HDF5 rows read and resized together
-READ_ERRORS = (AstroError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+READ_ERRORS = (AstroError, *DECODE_ERRORS)
 
 
 @dataclass
