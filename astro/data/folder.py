@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from astro.data.folder_labels import apply_label_map, check_classes, read_manifest, scan_folders
+from astro.data.folder_labels import apply_label_map, check_classes, manifest_labels, scan_folders
 from astro.data.images import DECODE_ERRORS
 from astro.data.split import stratified_split
 from astro.errors import DataError
@@ -76,7 +76,7 @@ class ImageFolderSource:
         if manifest is None:
             files, labels, raw_names = scan_folders(self.root)
         else:
-            files, labels, raw_names = read_manifest(
+            files, labels, raw_names = manifest_labels(
                 Path(manifest).expanduser().resolve(), self.root, class_names
             )
         labels, self._class_names = apply_label_map(labels, raw_names, mapping, self.root)

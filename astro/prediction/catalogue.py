@@ -10,7 +10,6 @@ for the HDF5 cutouts), with a reason for each row that cannot be read instead of
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 from astro.checkpoint.card import Preprocessing
 from astro.data.galaxy10 import METADATA_KEYS, check_images
 from astro.data.images import DECODE_ERRORS, model_input, square_box
+from astro.data.listing import image_files, read_manifest
 from astro.data.transforms import resize_batch
 from astro.errors import AstroError, DataError
 
@@ -94,11 +94,7 @@ class FileCatalogue:
     def from_folder(
         cls, root: Path, prep: Preprocessing, workers: int | None, field: float = 1.0
     ) -> FileCatalogue:
-        names = sorted(
-            path.relative_to(root).as_posix()
-            for path in root.rglob("*")
-            if path.suffix.lower() in IMG_EXTENSIONS and path.is_file()
-        )
+        names = [path.relative_to(root).as_posix() for path in image_files(root)]
         if not names:
             raise DataError(f"{root}: no images in this folder (looked for {', '.join(IMG_EXTENSIONS)})")
         return cls(root, names, {}, prep, workers, field)
@@ -107,20 +103,11 @@ class FileCatalogue:
     def from_manifest(
         cls, manifest: Path, prep: Preprocessing, workers: int | None, field: float = 1.0
     ) -> FileCatalogue:
-        with open(manifest, newline="") as fh:
-            reader = csv.DictReader(fh)
-            columns = reader.fieldnames or []
-            rows = list(reader)
-        if "filename" not in columns:
-            raise DataError(f"{manifest}: missing column 'filename' (found: {', '.join(columns) or 'none'})")
-        if not rows:
-            raise DataError(f"{manifest}: no rows")
-        names = [row["filename"] for row in rows]
-        duplicated = len(names) - len(set(names))
+        listed = read_manifest(manifest)
+        duplicated = len(listed.filenames) - len(set(listed.filenames))
         if duplicated:
             raise DataError(f"{manifest}: {duplicated} file names appear more than once (each row once)")
-        extra = {column: [row[column] for row in rows] for column in columns if column != "filename"}
-        return cls(manifest.parent, names, extra, prep, workers, field)
+        return cls(manifest.parent, listed.filenames, listed.columns, prep, workers, field)
 
     def __len__(self) -> int:
         return len(self.columns["filename"])
