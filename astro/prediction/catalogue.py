@@ -23,7 +23,7 @@ import torch
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from astro.checkpoint.card import Preprocessing
-from astro.data.galaxy10 import METADATA_KEYS, check_images
+from astro.data.galaxy10_file import Galaxy10File
 from astro.data.images import DECODE_ERRORS, model_input, square_box
 from astro.data.listing import image_files, read_manifest
 from astro.data.transforms import resize_batch
@@ -136,29 +136,21 @@ class FileCatalogue:
 
 
 class H5Catalogue:
-    """A Galaxy10-schema file's `images`, read in slices; a slice h5py cannot read is retried row by
-    row so that only the damaged rows are reported."""
+    """A Galaxy10-schema file's `images`, read in slices; in a slice h5py cannot read, only the damaged
+    rows are reported (astro.data.galaxy10_file reads around them)."""
 
     key = "index"
 
     def __init__(self, path: Path, prep: Preprocessing, field: float = 1.0) -> None:
         self.path, self.preprocessing, self.field = path, prep, field
-        try:
-            self._file = h5py.File(path, "r")
-        except OSError as exc:
-            raise DataError(f"{path}: cannot be read as HDF5 ({' '.join(str(exc).split())})") from None
-        self._images = check_images(path, self._file)
-        shape = self._images.shape
-        self.columns: dict[str, list] = {"index": list(range(shape[0]))}
-        for key in METADATA_KEYS:
-            if key in self._file and self._file[key].shape == (shape[0],):
-                self.columns[key] = np.asarray(self._file[key][:], dtype=np.float64).tolist()
+        self._file = Galaxy10File(path)
+        self.columns: dict[str, list] = {"index": list(range(len(self._file))), **self._file.metadata()}
 
     def __len__(self) -> int:
-        return self._images.shape[0]
+        return len(self._file)
 
     def fingerprint(self) -> str:
-        return f"hdf5:{self._images.shape}:{self.path.stat().st_size}"
+        return f"hdf5:{self._file.images.shape}:{self.path.stat().st_size}"
 
     def read(self, start: int, stop: int) -> Batch:
         """Read and resize SLICE rows at a time: a whole batch of 256 px cutouts (and its float copy for
@@ -174,15 +166,9 @@ class H5Catalogue:
         return Batch(start, stop, torch.cat(pieces), errors)
 
     def _rows(self, start: int, stop: int) -> tuple[np.ndarray, list[str | None]]:
-        try:
-            return self._images[start:stop], [None] * (stop - start)
-        except OSError:
-            rows, errors = [], []
-            for index in range(start, stop):
-                try:
-                    rows.append(self._images[index])
-                    errors.append(None)
-                except OSError as exc:
-                    reason = " ".join(str(exc).split())
-                    errors.append(f"image {index} cannot be read (corrupt HDF5 chunk: {reason})")
-            return (np.stack(rows) if rows else np.empty((0, *self._images.shape[1:]), np.uint8)), errors
+        chunk, reasons = self._file.read(slice(start, stop))
+        errors = [
+            None if reason is None else f"image {index} cannot be read (corrupt HDF5 chunk: {reason})"
+            for index, reason in enumerate(reasons, start)
+        ]
+        return chunk, errors
