@@ -31,10 +31,12 @@ import gradio as gr
 
 from astro.checkpoint.io import load_checkpoint
 from astro.data.galaxy10 import CLASS_NAMES
+from astro.data.images import load_image
 from astro.data.synthetic import render
 from astro.errors import AstroError, ImageError
 from astro.paths import default_tracking_uri
-from astro.serving.classifier import Classifier, load_image
+from astro.serving.classifier import Classifier
+from astro.serving.gradcam import explain
 from astro.serving.source import provenance, resolve
 
 # Averaging over the 8 rotations/flips raised held-out accuracy in the measurement in docs/demo.md.
@@ -90,7 +92,7 @@ def classify(
         image = load_image(upload["path"])
         probabilities = classifier.predict(image, tta)
         top = max(probabilities, key=probabilities.__getitem__)
-        saliency = classifier.explain(image, top)
+        saliency = explain(classifier, image, top)
     except ImageError as exc:
         gr.Warning(f"Cannot classify this file: {exc}")
         return None, None, f"**Cannot classify this file:** {exc}."

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from astro.data.folder_labels import apply_label_map, check_classes, read_manifest, scan_folders
+from astro.data.folder_labels import apply_label_map, check_classes, manifest_labels, scan_folders
+from astro.data.images import DECODE_ERRORS
 from astro.data.split import stratified_split
 from astro.errors import DataError
 
@@ -33,8 +34,6 @@ RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
     "nearest": Image.Resampling.NEAREST,
 }
-# What PIL raises for a file it cannot decode: not an image, truncated, broken header, decompression bomb.
-DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 SHOWN_NAMES = 5
 
 
@@ -77,7 +76,7 @@ class ImageFolderSource:
         if manifest is None:
             files, labels, raw_names = scan_folders(self.root)
         else:
-            files, labels, raw_names = read_manifest(
+            files, labels, raw_names = manifest_labels(
                 Path(manifest).expanduser().resolve(), self.root, class_names
             )
         labels, self._class_names = apply_label_map(labels, raw_names, mapping, self.root)
@@ -144,6 +143,9 @@ class ImageFolderSource:
         self._files, self._labels = _select(self._files, self._labels, kept)
 
     def _decode(self, path: Path) -> np.ndarray | None:
+        """Not astro.data.images.load_image: the cache's pixels and keys predate it, and that reader drafts
+        JPEGs at another scale, turns phone photos upright, puts transparency over black and rejects tiny
+        images, so sharing it would silently change every cached dataset."""
         size = self.decode_size
         try:
             with Image.open(path) as image:

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+from torchvision.datasets.folder import find_classes
 
+from astro.data.listing import image_files, read_manifest
 from astro.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -19,43 +19,36 @@ log = logging.getLogger(__name__)
 def scan_folders(root: Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
     """Class-named subfolders, sorted by name; images are the files with an image extension."""
     try:
-        classes, class_to_idx = find_classes(root)
+        classes, _ = find_classes(root)
     except FileNotFoundError:
         raise DataError(f"{root}: no class subfolders (and no manifest CSV given)") from None
-    samples = make_dataset(root, class_to_idx, IMG_EXTENSIONS, allow_empty=True)
-    files = [Path(path) for path, _ in samples]
-    return files, np.array([label for _, label in samples], dtype=np.int64), tuple(classes)
+    listed = [image_files(root / name) for name in classes]
+    labels = np.concatenate(
+        [np.full(len(files), label, dtype=np.int64) for label, files in enumerate(listed)]
+    )
+    return [file for files in listed for file in files], labels, tuple(classes)
 
 
-def read_manifest(
+def manifest_labels(
     manifest: Path, root: Path, class_names: Sequence[str] | None
 ) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
     """Rows of (filename relative to root, integer label[, class_name]) and the class names they use."""
-    if not manifest.is_file():
-        raise DataError(f"{manifest}: manifest CSV not found")
-    with open(manifest, newline="") as fh:
-        reader = csv.DictReader(fh)
-        columns = reader.fieldnames or []
-        for column in ("filename", "label"):
-            if column not in columns:
-                raise DataError(f"{manifest}: missing column '{column}' (found: {', '.join(columns)})")
-        rows = list(reader)
-    if not rows:
-        raise DataError(f"{manifest}: no rows")
-    labels = np.empty(len(rows), dtype=np.int64)
+    listed = read_manifest(manifest, required=("label",))
+    raw = listed.columns["label"]
+    labels = np.empty(len(raw), dtype=np.int64)
     named: dict[int, str] = {}
-    for line, row in enumerate(rows, start=2):
+    class_names_column = listed.columns.get("class_name", [None] * len(raw))
+    for line, (value, name) in enumerate(zip(raw, class_names_column, strict=True), start=2):
         try:
-            labels[line - 2] = int(row["label"])
+            labels[line - 2] = int(value)
         except (TypeError, ValueError):
-            raise DataError(f"{manifest}: line {line} has label '{row['label']}', not an integer") from None
-        name = row.get("class_name")
+            raise DataError(f"{manifest}: line {line} has label '{value}', not an integer") from None
         if name and named.setdefault(labels[line - 2], name) != name:
             raise DataError(
                 f"{manifest}: label {labels[line - 2]} is named both "
                 f"'{named[labels[line - 2]]}' and '{name}' (line {line})"
             )
-    files = [root / row["filename"] for row in rows]
+    files = [root / name for name in listed.filenames]
     if class_names is not None:
         return files, labels, check_named(manifest, labels, named, tuple(class_names))
     values = np.unique(labels)

@@ -4,13 +4,12 @@ Three layouts: an image folder (searched recursively; the id is the file name re
 manifest (a `filename` column relative to the CSV's folder; its other columns are carried into the
 output) and a Galaxy10-schema HDF5 file (the id is the row index, plus ra/dec/redshift/pxscale when the
 file has them; labels are not needed). Every layout gives the same thing: the model input of rows
-[start, stop), preprocessed exactly as in training (astro.serving.classifier.model_input for files, resize_batch
+[start, stop), preprocessed exactly as in training (astro.data.images.model_input for files, resize_batch
 for the HDF5 cutouts), with a reason for each row that cannot be read instead of an exception.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -21,18 +20,18 @@ from typing import Protocol
 import h5py
 import numpy as np
 import torch
-from PIL import Image
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from astro.checkpoint.card import Preprocessing
-from astro.data.galaxy10 import METADATA_KEYS, check_images
+from astro.data.galaxy10_file import Galaxy10File
+from astro.data.images import DECODE_ERRORS, model_input, square_box
+from astro.data.listing import image_files, read_manifest
 from astro.data.transforms import resize_batch
 from astro.errors import AstroError, DataError
-from astro.serving.classifier import model_input, square_box
 
 H5_SUFFIXES = (".h5", ".hdf5")
 SLICE = 32  # HDF5 rows read and resized together
-READ_ERRORS = (AstroError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+READ_ERRORS = (AstroError, *DECODE_ERRORS)
 
 
 @dataclass
@@ -95,11 +94,7 @@ class FileCatalogue:
     def from_folder(
         cls, root: Path, prep: Preprocessing, workers: int | None, field: float = 1.0
     ) -> FileCatalogue:
-        names = sorted(
-            path.relative_to(root).as_posix()
-            for path in root.rglob("*")
-            if path.suffix.lower() in IMG_EXTENSIONS and path.is_file()
-        )
+        names = [path.relative_to(root).as_posix() for path in image_files(root)]
         if not names:
             raise DataError(f"{root}: no images in this folder (looked for {', '.join(IMG_EXTENSIONS)})")
         return cls(root, names, {}, prep, workers, field)
@@ -108,20 +103,11 @@ class FileCatalogue:
     def from_manifest(
         cls, manifest: Path, prep: Preprocessing, workers: int | None, field: float = 1.0
     ) -> FileCatalogue:
-        with open(manifest, newline="") as fh:
-            reader = csv.DictReader(fh)
-            columns = reader.fieldnames or []
-            rows = list(reader)
-        if "filename" not in columns:
-            raise DataError(f"{manifest}: missing column 'filename' (found: {', '.join(columns) or 'none'})")
-        if not rows:
-            raise DataError(f"{manifest}: no rows")
-        names = [row["filename"] for row in rows]
-        duplicated = len(names) - len(set(names))
+        listed = read_manifest(manifest)
+        duplicated = len(listed.filenames) - len(set(listed.filenames))
         if duplicated:
             raise DataError(f"{manifest}: {duplicated} file names appear more than once (each row once)")
-        extra = {column: [row[column] for row in rows] for column in columns if column != "filename"}
-        return cls(manifest.parent, names, extra, prep, workers, field)
+        return cls(manifest.parent, listed.filenames, listed.columns, prep, workers, field)
 
     def __len__(self) -> int:
         return len(self.columns["filename"])
@@ -150,29 +136,21 @@ class FileCatalogue:
 
 
 class H5Catalogue:
-    """A Galaxy10-schema file's `images`, read in slices; a slice h5py cannot read is retried row by
-    row so that only the damaged rows are reported."""
+    """A Galaxy10-schema file's `images`, read in slices; in a slice h5py cannot read, only the damaged
+    rows are reported (astro.data.galaxy10_file reads around them)."""
 
     key = "index"
 
     def __init__(self, path: Path, prep: Preprocessing, field: float = 1.0) -> None:
         self.path, self.preprocessing, self.field = path, prep, field
-        try:
-            self._file = h5py.File(path, "r")
-        except OSError as exc:
-            raise DataError(f"{path}: cannot be read as HDF5 ({' '.join(str(exc).split())})") from None
-        self._images = check_images(path, self._file)
-        shape = self._images.shape
-        self.columns: dict[str, list] = {"index": list(range(shape[0]))}
-        for key in METADATA_KEYS:
-            if key in self._file and self._file[key].shape == (shape[0],):
-                self.columns[key] = np.asarray(self._file[key][:], dtype=np.float64).tolist()
+        self._file = Galaxy10File(path)
+        self.columns: dict[str, list] = {"index": list(range(len(self._file))), **self._file.metadata()}
 
     def __len__(self) -> int:
-        return self._images.shape[0]
+        return len(self._file)
 
     def fingerprint(self) -> str:
-        return f"hdf5:{self._images.shape}:{self.path.stat().st_size}"
+        return f"hdf5:{self._file.images.shape}:{self.path.stat().st_size}"
 
     def read(self, start: int, stop: int) -> Batch:
         """Read and resize SLICE rows at a time: a whole batch of 256 px cutouts (and its float copy for
@@ -188,15 +166,9 @@ class H5Catalogue:
         return Batch(start, stop, torch.cat(pieces), errors)
 
     def _rows(self, start: int, stop: int) -> tuple[np.ndarray, list[str | None]]:
-        try:
-            return self._images[start:stop], [None] * (stop - start)
-        except OSError:
-            rows, errors = [], []
-            for index in range(start, stop):
-                try:
-                    rows.append(self._images[index])
-                    errors.append(None)
-                except OSError as exc:
-                    reason = " ".join(str(exc).split())
-                    errors.append(f"image {index} cannot be read (corrupt HDF5 chunk: {reason})")
-            return (np.stack(rows) if rows else np.empty((0, *self._images.shape[1:]), np.uint8)), errors
+        chunk, reasons = self._file.read(slice(start, stop))
+        errors = [
+            None if reason is None else f"image {index} cannot be read (corrupt HDF5 chunk: {reason})"
+            for index, reason in enumerate(reasons, start)
+        ]
+        return chunk, errors

@@ -6,12 +6,19 @@ weighted by the spatially averaged gradient of the class logit, give a coarse ma
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib import colormaps
 from PIL import Image
 from torch import nn
+
+from astro.data.images import ImageInput, load_image, square_box
+
+if TYPE_CHECKING:
+    from astro.serving.classifier import Classifier
 
 HEAT_ALPHA = 0.5  # share of the heat map in the blend over the galaxy
 OUTSIDE_DIM = 0.35  # brightness kept outside the centre square the model did not see
@@ -59,3 +66,15 @@ def overlay(image: Image.Image, cam: np.ndarray, box: tuple[int, int, int, int])
     inside = np.asarray(image.crop(box), dtype=np.float32)
     pixels[top:bottom, left:right] = (1 - HEAT_ALPHA) * inside + HEAT_ALPHA * colours
     return Image.fromarray(pixels.round().astype(np.uint8))
+
+
+def explain(classifier: Classifier, image: ImageInput, class_name: str) -> Image.Image | None:
+    """Grad-CAM for one class drawn over the (downscaled) image; None if the model has no conv stage.
+    A function, not a Classifier method, so that serving a model never imports matplotlib's colormaps."""
+    layer = cam_layer(classifier.model)
+    if layer is None:
+        return None
+    rgb = load_image(image)
+    x = classifier.normalize(classifier.preprocess(rgb).to(classifier.device))
+    cam = grad_cam(classifier.model, layer, x, classifier.class_names.index(class_name))
+    return overlay(rgb, cam, square_box(rgb.size))
