@@ -27,10 +27,18 @@ from astro.sweeps.storage import (
     retry_lost_trials,
     storage_url,
 )
+from astro.tracking.tags import (
+    OPTUNA_BEST_TRIAL,
+    OPTUNA_COMPLETE,
+    OPTUNA_COMPLETE_BEFORE,
+    OPTUNA_N_TRIALS,
+    OPTUNA_RECOVERED,
+    OPTUNA_RETRIED,
+    STORAGE,
+    STUDY,
+)
 
 log = logging.getLogger(__name__)
-STUDY = "astro.optuna.study"
-STORAGE = "astro.optuna.storage"  # without its password
 
 
 def storage_for_display(storage: str) -> str:
@@ -82,10 +90,10 @@ def resume_study(sweeper: DictConfig, sweep_dir: str) -> dict[str, str]:
     return {
         STUDY: str(name),
         STORAGE: storage_for_display(storage),
-        "astro.optuna.n_trials": str(total),
-        "astro.optuna.complete_before": str(complete),
-        "astro.optuna.recovered": str(recovered),
-        "astro.optuna.retried": str(retried),
+        OPTUNA_N_TRIALS: str(total),
+        OPTUNA_COMPLETE_BEFORE: str(complete),
+        OPTUNA_RECOVERED: str(recovered),
+        OPTUNA_RETRIED: str(retried),
     }
 
 
@@ -130,14 +138,14 @@ def log_study(client: MlflowClient, run_id: str, sweeper: DictConfig, metric: st
     """Best params (as params `best.<name>`), best value, the trials table and the plots on the parent."""
     study = optuna.load_study(study_name=sweeper.study_name, storage=open_storage(storage_url(sweeper)))
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    client.set_tag(run_id, "astro.optuna.complete", str(len(complete)))
+    client.set_tag(run_id, OPTUNA_COMPLETE, str(len(complete)))
     if not complete:
         return
     best = study.best_trial
     for name, value in best.params.items():
         client.log_param(run_id, f"best.{name}", value)
     client.log_metric(run_id, metric, float(best.value))
-    client.set_tag(run_id, "astro.optuna.best_trial", str(best.number))
+    client.set_tag(run_id, OPTUNA_BEST_TRIAL, str(best.number))
     study_plots(study, out_dir)
     study.trials_dataframe().to_csv(out_dir / "trials.csv", index=False)
     client.log_artifacts(run_id, str(out_dir), "optuna")

@@ -10,8 +10,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-# Marks astro's experiments as model training, not GenAI, where a UI reads it (docs/data_download.md).
-EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
+from astro.tracking.tags import EXPERIMENT_KIND, MODEL_TRAINING_KIND
 
 
 def configure(tracking_uri: str, experiment: str, artifact_root: str | None = None) -> str:
@@ -20,8 +19,8 @@ def configure(tracking_uri: str, experiment: str, artifact_root: str | None = No
     client = MlflowClient(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     experiment_id = found.experiment_id if found else _create(client, experiment, artifact_root)
-    if found is None or EXPERIMENT_KIND_TAG not in found.tags:  # a kind someone chose is kept
-        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
+    if found is None or EXPERIMENT_KIND not in found.tags:  # a kind someone chose is kept
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND, MODEL_TRAINING_KIND)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 

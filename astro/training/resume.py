@@ -18,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
 from astro.errors import ConfigError
+from astro.tracking.tags import CONFIG_HASH, OUTPUT_DIR
 
 log = logging.getLogger(__name__)
 # Keys that may differ between the interrupted and the resuming invocation.
@@ -114,12 +115,12 @@ def resume_checkpoint(cfg: DictConfig, client: MlflowClient | None, experiment_i
     wanted = config_hash(cfg)
     runs = client.search_runs(
         [experiment_id],
-        filter_string=f"tags.`astro.config_hash` = '{wanted}' and attributes.status != 'FINISHED'",
+        filter_string=f"tags.`{CONFIG_HASH}` = '{wanted}' and attributes.status != 'FINISHED'",
         order_by=["attributes.start_time DESC"],
         max_results=20,
     )
     for run in runs:
-        candidate = Path(run.data.tags.get("astro.output_dir", "")) / "checkpoints" / "last.pt"
+        candidate = Path(run.data.tags.get(OUTPUT_DIR, "")) / "checkpoints" / "last.pt"
         if candidate.is_file():
             return candidate
     log.info("resume=auto: no unfinished run with this config; starting a new run")
