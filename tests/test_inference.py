@@ -24,7 +24,8 @@ from astro.errors import CheckpointError, ImageError
 from astro.models.astro_cnn import AstroCNN
 from astro.serving.classifier import MAX_SIDE, Classifier, load_image
 from astro.serving.gradcam import cam_layer, grad_cam
-from astro.serving.source import provenance, resolve, store_exists
+from astro.serving.source import provenance, resolve
+from astro.tracking.store import store_exists
 
 SIZE = 32
 

@@ -9,12 +9,10 @@ import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from sqlalchemy.engine import make_url
 
 from astro.errors import AstroError
 from astro.tracking.tags import (
@@ -52,15 +50,6 @@ class Sweep:
             latest = self.parent.info.run_name
             return f"Optuna study {study} ({len(self.parents)} invocation(s), latest {latest})"
         return f"Sweep {self.parent.info.run_name}"
-
-
-def open_store(uri: str) -> MlflowClient:
-    """A client on an existing store: a sqlite path that does not exist is a mistake, not a new store."""
-    if uri.startswith("sqlite:"):
-        database = make_url(uri).database
-        if not database or not Path(database).is_file():
-            raise ComparisonError(f"no MLflow store at {uri} (set --tracking-uri or MLFLOW_TRACKING_URI)")
-    return MlflowClient(uri)
 
 
 def _search(client: MlflowClient, filter_string: str, max_results: int = 50000) -> list[Run]:
