@@ -15,11 +15,11 @@ import matplotlib.pyplot as plt
 import optuna
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf, read_write
-from optuna.importance import MeanDecreaseImpurityImportanceEvaluator
 from optuna.trial import TrialState
 from optuna.visualization import matplotlib as optuna_plots
 from sqlalchemy.engine import make_url
 
+from astro.sweeps.importances import param_importances
 from astro.sweeps.storage import (
     open_storage,
     record_sweep_dir,
@@ -125,9 +125,8 @@ def study_plots(study: optuna.Study, out_dir: Path) -> list[Path]:
 def _importances_plot(study: optuna.Study) -> None:
     """Drawn here: optuna 2.10's plot_param_importances needs matplotlib.cm.get_cmap (gone in matplotlib
     3.9) and its default fANOVA evaluator breaks on current scikit-learn trees; mean decrease in impurity
-    (a random forest's own importances) works."""
-    evaluator = MeanDecreaseImpurityImportanceEvaluator(seed=0)
-    importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    (a random forest's own importances, as `python -m astro importances` prints them) works."""
+    importances = param_importances(study)
     fig, ax = plt.subplots(figsize=(6, 1.0 + 0.5 * len(importances)))
     ax.barh(list(importances)[::-1], list(importances.values())[::-1], color="tab:blue")
     ax.set(xlabel="importance (mean decrease in impurity)", title="Hyperparameter importances")
