@@ -22,15 +22,15 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.utils import JobReturn, JobStatus
+from hydra.core.utils import JobReturn
 from hydra.experimental.callback import Callback
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context.registry import resolve_tags
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from astro.errors import TrainingInterrupted
+from astro.sweeps.multirun import is_optuna, job_error, metric_key, search_space, sweep_name
 from astro.sweeps.storage import storage_url
 from astro.sweeps.study import log_study, resume_study
 from astro.tracking import handoff
@@ -54,55 +54,6 @@ from astro.tracking.tags import (
 )
 
 log = logging.getLogger(__name__)
-OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
-
-
-def search_space(config: DictConfig) -> dict[str, str]:
-    """What the sweep varies, as the sweeper sees it: `hydra.sweeper.params` (Optuna), then the
-    command line's sweep overrides (which win), less the keys the command line fixes."""
-    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    space = {_plain_key(str(k)): str(v) for k, v in params.items()}
-    for override in OverridesParser.create().parse_overrides(list(config.hydra.overrides.task)):
-        key = _plain_key(override.get_key_element())
-        if override.is_sweep_override():
-            space[key] = override.input_line.split("=", 1)[1]
-        else:
-            space.pop(key, None)
-    return space
-
-
-def _plain_key(key: str) -> str:
-    """`+seed_pair` -> `seed_pair`: Hydra's add/delete prefixes are not part of the key, and MLflow
-    rejects '+' in a param name (which silently left a sweep's jobs without their sweep tags)."""
-    return key.lstrip("+~")
-
-
-def sweep_name(config: DictConfig) -> str:
-    """The Optuna study name, else the swept keys ('loss.gamma', 'experiment'), else 'multirun'."""
-    study = OmegaConf.select(config, "hydra.sweeper.study_name")
-    if is_optuna(config) and study:
-        return str(study)
-    return ",".join(search_space(config)) or "multirun"
-
-
-def is_optuna(config: DictConfig) -> bool:
-    return OmegaConf.select(config, "hydra.sweeper._target_") == OPTUNA_SWEEPER
-
-
-def metric_key(optimized_metric: str) -> str:
-    """'val/macro_f1' -> 'best/val_macro_f1', the name train.py logs the same value under."""
-    return "best/" + optimized_metric.replace("/", "_")
-
-
-def job_error(job_return: JobReturn) -> BaseException | None:
-    """The exception a job raised, None if it did not fail (JobReturn re-raises it on access)."""
-    if job_return.status != JobStatus.FAILED:
-        return None
-    try:
-        job_return.return_value  # noqa: B018
-    except Exception as exc:
-        return exc
-    return None
 
 
 class MlflowSweepCallback(Callback):
