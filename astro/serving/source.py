@@ -70,7 +70,10 @@ def newest_finished(uri: str) -> ModelSource | None:
 
 def download(reference: str, uri: str) -> Path:
     """Fetch an MLflow artifact; a folder (e.g. a registered `checkpoints/`) must hold one checkpoint."""
-    check_store(uri)  # download_artifacts would create a missing sqlite store, or retry a dead server
+    try:
+        check_store(uri)  # download_artifacts would create a missing sqlite store, or retry a dead server
+    except StoreError as exc:
+        raise CheckpointError(f"{reference}: cannot fetch ({exc})") from None
     try:
         artifact = registered_source(reference, uri) if reference.startswith("models:/") else reference
         local = Path(mlflow.artifacts.download_artifacts(artifact, tracking_uri=uri))
