@@ -16,6 +16,7 @@ from astro.device import resolve_device
 from astro.errors import ConfigError
 from astro.evaluation.forward import predict
 from astro.evaluation.report import write_report
+from astro.tracking.tags import SOURCE_RUN_ID
 from astro.tracking.tracker import Tracker
 
 log = logging.getLogger("astro.evaluate")
@@ -46,9 +47,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     }
     report = write_report(predictions, card.posthoc, card.class_names, out, "Evaluation", context)
     tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
-    tracker.start(
-        f"evaluate-{Path(cfg.checkpoint).stem}", tags={"astro.source_run_id": card.training.run_id or ""}
-    )
+    tracker.start(f"evaluate-{Path(cfg.checkpoint).stem}", tags={SOURCE_RUN_ID: card.training.run_id or ""})
     tracker.log_params({"checkpoint": str(cfg.checkpoint), "split": cfg.split, "tta": cfg.tta})
     tracker.log_metrics(report.scalars(f"eval/{cfg.split}"))
     tracker.log_artifacts(out, "eval")

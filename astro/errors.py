@@ -17,6 +17,10 @@ class CheckpointError(AstroError):
     """A checkpoint is missing, truncated or incompatible."""
 
 
+class StoreError(AstroError):
+    """The MLflow store is not there (a sqlite file that does not exist) or does not answer (a server)."""
+
+
 class ImageError(AstroError):
     """An uploaded file cannot be classified (not an image, too small, too large, unusable colour mode)."""
 

@@ -25,7 +25,8 @@ from astro.errors import CheckpointError, ImageError
 from astro.models.astro_cnn import AstroCNN
 from astro.serving.classifier import Classifier
 from astro.serving.gradcam import cam_layer, explain, grad_cam
-from astro.serving.source import provenance, resolve, store_exists
+from astro.serving.source import provenance, resolve
+from astro.tracking.store import store_exists
 
 SIZE = 32
 

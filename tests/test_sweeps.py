@@ -21,7 +21,8 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from astro.comparison import report as comparison
-from astro.sweeps.callback import MlflowSweepCallback, search_space, sweep_name
+from astro.sweeps.callback import MlflowSweepCallback
+from astro.sweeps.multirun import search_space, sweep_name
 from astro.sweeps.storage import ENGINE_KWARGS, RDB_STORAGE, RETRIED_FROM
 from astro.sweeps.study import resume_study, storage_for_display, study_plots
 from tests.conftest import ROOT, smoke_overrides

@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 
 from astro.bench.machine import machine
 from astro.paths import PROJECT_ROOT
+from astro.tracking.tags import RUN_NAME
 
 
 def bench_recipe(
@@ -93,7 +94,7 @@ def _run(overrides: list[str], compile_mode: bool, tmp: Path) -> dict:
     results = json.loads((out / "results.json").read_text())
     client = MlflowClient(store)
     run = client.search_runs(
-        [e.experiment_id for e in client.search_experiments()], f"tags.mlflow.runName = 'bench-{name}'"
+        [e.experiment_id for e in client.search_experiments()], f"tags.{RUN_NAME} = 'bench-{name}'"
     )[0]
     epoch_s = [m.value for m in client.get_metric_history(run.info.run_id, "time/epoch_s")]
     rates = [m.value for m in client.get_metric_history(run.info.run_id, "time/train_images_per_s")]

@@ -21,6 +21,7 @@ from astro.comparison.report import SELECTION
 from astro.comparison.selection import ComparisonError, add_run_selection, selected_runs
 from astro.paths import default_tracking_uri
 from astro.serving.pyfunc import ARTIFACT_PATH
+from astro.tracking.store import open_store
 
 MODEL_NAME = "galaxy-morphology"
 ALIAS = "champion"
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> Registered:
 @user_errors_as_one_line
 def _register(args: argparse.Namespace) -> Registered:
     uri = args.tracking_uri or default_tracking_uri()
-    client = MlflowClient(uri, registry_uri=uri)
+    client = open_store(uri, registry=True)
     done = register(client, best_run(client, selected_runs(client, args).runs), args.name, args.alias)
     print(
         f"{done.uri()} -> version {done.version} (run {done.run_id}, {SELECTION[0]} {done.score:.4f}); "

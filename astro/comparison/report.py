@@ -28,12 +28,12 @@ from astro.comparison.selection import (
     Sweep,
     add_run_selection,
     changed_overrides,
-    open_store,
     selected_runs,
 )
 from astro.data.galaxy10 import CLASS_NAMES
 from astro.paths import PROJECT_ROOT, default_tracking_uri
-from astro.sweeps.callback import ERROR, JOB_NUM
+from astro.tracking.store import open_store
+from astro.tracking.tags import ERROR, JOB_NUM
 
 SELECTION = ("val macro F1", "best/val_macro_f1")
 COMPARED = (

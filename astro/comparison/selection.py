@@ -9,16 +9,23 @@ import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from sqlalchemy.engine import make_url
 
 from astro.errors import AstroError
-from astro.sweeps.callback import JOB_NUM, JOB_OVERRIDES, SWEEP_ID, SWEEP_NAME, SWEEP_ROLE
-from astro.sweeps.study import STORAGE, STUDY
+from astro.tracking.tags import (
+    JOB,
+    JOB_NUM,
+    JOB_OVERRIDES,
+    PARENT,
+    STORAGE,
+    STUDY,
+    SWEEP_ID,
+    SWEEP_NAME,
+    SWEEP_ROLE,
+)
 
 
 class ComparisonError(AstroError):
@@ -45,15 +52,6 @@ class Sweep:
         return f"Sweep {self.parent.info.run_name}"
 
 
-def open_store(uri: str) -> MlflowClient:
-    """A client on an existing store: a sqlite path that does not exist is a mistake, not a new store."""
-    if uri.startswith("sqlite:"):
-        database = make_url(uri).database
-        if not database or not Path(database).is_file():
-            raise ComparisonError(f"no MLflow store at {uri} (set --tracking-uri or MLFLOW_TRACKING_URI)")
-    return MlflowClient(uri)
-
-
 def _search(client: MlflowClient, filter_string: str, max_results: int = 50000) -> list[Run]:
     experiments = [e.experiment_id for e in client.search_experiments()]
     return client.search_runs(
@@ -63,7 +61,7 @@ def _search(client: MlflowClient, filter_string: str, max_results: int = 50000) 
 
 def find_parent(client: MlflowClient, sweep: str) -> Run:
     """A sweep's parent run by run id, sweep name or run name; for a name, the most recent such sweep."""
-    parent = f"tags.`{SWEEP_ROLE}` = 'parent'"
+    parent = f"tags.`{SWEEP_ROLE}` = '{PARENT}'"
     quoted = sweep.replace("'", "\\'")
     for where in (f"tags.`{SWEEP_ID}` = '{quoted}'", f"tags.`{SWEEP_NAME}` = '{quoted}'"):
         found = _search(client, f"{parent} and {where}", max_results=1)
@@ -76,7 +74,7 @@ def find_parent(client: MlflowClient, sweep: str) -> Run:
 
 
 def latest_parent(client: MlflowClient) -> Run:
-    found = _search(client, f"tags.`{SWEEP_ROLE}` = 'parent'", max_results=1)
+    found = _search(client, f"tags.`{SWEEP_ROLE}` = '{PARENT}'", max_results=1)
     if not found:
         raise ComparisonError("no sweep in this store (run one with `python train.py -m ...`)")
     return found[0]
@@ -88,11 +86,11 @@ def sweep_runs(client: MlflowClient, parent: Run) -> Sweep:
     study, storage = parent.data.tags.get(STUDY), parent.data.tags.get(STORAGE)
     if study and storage:
         same = f"tags.`{STUDY}` = '{study}' and tags.`{STORAGE}` = '{storage}'"
-        found = _search(client, f"tags.`{SWEEP_ROLE}` = 'parent' and {same}")
+        found = _search(client, f"tags.`{SWEEP_ROLE}` = '{PARENT}' and {same}")
         parents = sorted(found, key=lambda run: run.info.start_time)
     runs = []
     for each in parents:
-        jobs = _search(client, f"tags.`{SWEEP_ID}` = '{each.info.run_id}' and tags.`{SWEEP_ROLE}` = 'job'")
+        jobs = _search(client, f"tags.`{SWEEP_ID}` = '{each.info.run_id}' and tags.`{SWEEP_ROLE}` = '{JOB}'")
         runs += sorted(jobs, key=lambda run: (int(run.data.tags.get(JOB_NUM, "0")), run.info.start_time))
     if not runs:
         raise ComparisonError(f"sweep {parent.info.run_name} ({parent.info.run_id}) has no job runs")

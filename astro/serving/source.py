@@ -16,18 +16,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from astro.checkpoint.card import ModelCard
-from astro.errors import CheckpointError
+from astro.errors import CheckpointError, StoreError
+from astro.tracking.store import check_store, open_store, store_exists
 
 BEST_CHECKPOINT = "checkpoints/best.pt"
 MLFLOW_SCHEMES = ("runs:/", "models:/")
 RECENT_RUNS = 200  # newest finished runs searched for a checkpoint (evaluation runs have none)
-
-
-def store_exists(uri: str) -> bool:
-    """False for a sqlite file that is not there: opening it would create an empty store as a side effect."""
-    if not uri.startswith("sqlite:///"):
-        return True
-    return Path(uri.removeprefix("sqlite:///")).is_file()
 
 
 @dataclass(frozen=True)
@@ -54,7 +48,7 @@ def newest_finished(uri: str) -> ModelSource | None:
     """The best checkpoint of the most recently finished run that logged one, in any experiment."""
     if not store_exists(uri):
         return None
-    client = MlflowClient(uri)
+    client = open_store(uri)
     try:
         experiment_ids = [e.experiment_id for e in client.search_experiments()]
         runs = client.search_runs(
@@ -76,6 +70,10 @@ def newest_finished(uri: str) -> ModelSource | None:
 
 def download(reference: str, uri: str) -> Path:
     """Fetch an MLflow artifact; a folder (e.g. a registered `checkpoints/`) must hold one checkpoint."""
+    try:
+        check_store(uri)  # download_artifacts would create a missing sqlite store, or retry a dead server
+    except StoreError as exc:
+        raise CheckpointError(f"{reference}: cannot fetch ({exc})") from None
     try:
         artifact = registered_source(reference, uri) if reference.startswith("models:/") else reference
         local = Path(mlflow.artifacts.download_artifacts(artifact, tracking_uri=uri))
@@ -166,9 +164,8 @@ def provenance(card: ModelCard, source: str, uri: str) -> Provenance:
 
 
 def logged_test_macro_f1(run_id: str, uri: str) -> float | None:
-    if not store_exists(uri):
-        return None
+    """None when the store is not there, does not answer or does not have the run: the card still shows."""
     try:
-        return MlflowClient(uri).get_run(run_id).data.metrics.get("test/macro_f1")
-    except MlflowException:
+        return open_store(uri).get_run(run_id).data.metrics.get("test/macro_f1")
+    except (MlflowException, StoreError):
         return None

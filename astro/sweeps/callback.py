@@ -22,78 +22,38 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.utils import JobReturn, JobStatus
+from hydra.core.utils import JobReturn
 from hydra.experimental.callback import Callback
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context.registry import resolve_tags
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from astro.errors import TrainingInterrupted
+from astro.sweeps.multirun import is_optuna, job_error, metric_key, search_space, sweep_name
 from astro.sweeps.storage import storage_url
 from astro.sweeps.study import log_study, resume_study
 from astro.tracking import handoff
 from astro.tracking.store import configure
+from astro.tracking.tags import (
+    ERROR,
+    JOB,
+    JOB_NUM,
+    JOB_OVERRIDES,
+    PARENT,
+    PARENT_RUN_ID,
+    SWEEP_DIR,
+    SWEEP_FAILED_JOBS,
+    SWEEP_ID,
+    SWEEP_JOBS,
+    SWEEP_LAUNCHER,
+    SWEEP_NAME,
+    SWEEP_OVERRIDES,
+    SWEEP_ROLE,
+    SWEEP_SWEEPER,
+)
 
 log = logging.getLogger(__name__)
-OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
-# Tags: the parent and its jobs share SWEEP_ID (the parent's run id) and SWEEP_NAME.
-SWEEP_ID = "astro.sweep.id"
-SWEEP_NAME = "astro.sweep.name"
-SWEEP_ROLE = "astro.sweep.role"  # "parent" or "job"
-JOB_NUM = "astro.job.num"
-JOB_OVERRIDES = "astro.job.overrides"  # JSON list of the job's Hydra overrides
-ERROR = "astro.error"
-
-
-def search_space(config: DictConfig) -> dict[str, str]:
-    """What the sweep varies, as the sweeper sees it: `hydra.sweeper.params` (Optuna), then the
-    command line's sweep overrides (which win), less the keys the command line fixes."""
-    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    space = {_plain_key(str(k)): str(v) for k, v in params.items()}
-    for override in OverridesParser.create().parse_overrides(list(config.hydra.overrides.task)):
-        key = _plain_key(override.get_key_element())
-        if override.is_sweep_override():
-            space[key] = override.input_line.split("=", 1)[1]
-        else:
-            space.pop(key, None)
-    return space
-
-
-def _plain_key(key: str) -> str:
-    """`+seed_pair` -> `seed_pair`: Hydra's add/delete prefixes are not part of the key, and MLflow
-    rejects '+' in a param name (which silently left a sweep's jobs without their sweep tags)."""
-    return key.lstrip("+~")
-
-
-def sweep_name(config: DictConfig) -> str:
-    """The Optuna study name, else the swept keys ('loss.gamma', 'experiment'), else 'multirun'."""
-    study = OmegaConf.select(config, "hydra.sweeper.study_name")
-    if is_optuna(config) and study:
-        return str(study)
-    return ",".join(search_space(config)) or "multirun"
-
-
-def is_optuna(config: DictConfig) -> bool:
-    return OmegaConf.select(config, "hydra.sweeper._target_") == OPTUNA_SWEEPER
-
-
-def metric_key(optimized_metric: str) -> str:
-    """'val/macro_f1' -> 'best/val_macro_f1', the name train.py logs the same value under."""
-    return "best/" + optimized_metric.replace("/", "_")
-
-
-def job_error(job_return: JobReturn) -> BaseException | None:
-    """The exception a job raised, None if it did not fail (JobReturn re-raises it on access)."""
-    if job_return.status != JobStatus.FAILED:
-        return None
-    try:
-        job_return.return_value  # noqa: B018
-    except Exception as exc:
-        return exc
-    return None
 
 
 class MlflowSweepCallback(Callback):
@@ -121,18 +81,18 @@ class MlflowSweepCallback(Callback):
         choices = config.hydra.runtime.choices
         tags = {
             SWEEP_NAME: name,
-            SWEEP_ROLE: "parent",
-            "astro.sweep.sweeper": str(choices.get("hydra/sweeper")),
-            "astro.sweep.launcher": str(choices.get("hydra/launcher")),
-            "astro.sweep.dir": str(Path(config.hydra.sweep.dir).resolve()),
-            "astro.sweep.overrides": json.dumps(list(config.hydra.overrides.task)),
+            SWEEP_ROLE: PARENT,
+            SWEEP_SWEEPER: str(choices.get("hydra/sweeper")),
+            SWEEP_LAUNCHER: str(choices.get("hydra/launcher")),
+            SWEEP_DIR: str(Path(config.hydra.sweep.dir).resolve()),
+            SWEEP_OVERRIDES: json.dumps(list(config.hydra.overrides.task)),
             **optuna_tags,
         }
         run = client.create_run(
             self.experiment_id, run_name=f"{name}-{datetime.now():%Y-%m-%d_%H-%M-%S}", tags=resolve_tags(tags)
         )
         self.parent_run_id = run.info.run_id
-        self.sweep_tags = {SWEEP_ID: self.parent_run_id, SWEEP_NAME: name, SWEEP_ROLE: "job"}
+        self.sweep_tags = {SWEEP_ID: self.parent_run_id, SWEEP_NAME: name, SWEEP_ROLE: JOB}
         client.set_tag(self.parent_run_id, SWEEP_ID, self.parent_run_id)
         for key, value in search_space(config).items():
             client.log_param(self.parent_run_id, f"search.{key}", value)
@@ -173,8 +133,8 @@ class MlflowSweepCallback(Callback):
             client.log_artifact(self.parent_run_id, str(results), "optuna")
         jobs = self.jobs(client)
         failed = [run for run in jobs if run.info.status != "FINISHED"]
-        client.set_tag(self.parent_run_id, "astro.sweep.jobs", str(len(jobs)))
-        client.set_tag(self.parent_run_id, "astro.sweep.failed_jobs", str(len(failed)))
+        client.set_tag(self.parent_run_id, SWEEP_JOBS, str(len(jobs)))
+        client.set_tag(self.parent_run_id, SWEEP_FAILED_JOBS, str(len(failed)))
         client.set_terminated(self.parent_run_id, "FAILED" if failed else "FINISHED")
         log.info("MLflow parent run %s: %d jobs, %d failed", self.parent_run_id, len(jobs), len(failed))
         self.parent_run_id = None
@@ -183,7 +143,7 @@ class MlflowSweepCallback(Callback):
         """The parent's job runs, in job order."""
         runs = client.search_runs(
             [self.experiment_id],
-            f"tags.`{SWEEP_ID}` = '{self.parent_run_id}' and tags.`{SWEEP_ROLE}` = 'job'",
+            f"tags.`{SWEEP_ID}` = '{self.parent_run_id}' and tags.`{SWEEP_ROLE}` = '{JOB}'",
             max_results=50000,
         )
         return sorted(runs, key=lambda run: int(run.data.tags.get(JOB_NUM, "0")))
@@ -204,7 +164,7 @@ class MlflowSweepCallback(Callback):
         num = str(config.hydra.job.num)
         if any(run.data.tags.get(JOB_NUM) == num for run in self.jobs(client)):
             return
-        tags = {**self._job_tags(config), ERROR: reason[:5000], MLFLOW_PARENT_RUN_ID: self.parent_run_id}
+        tags = {**self._job_tags(config), ERROR: reason[:5000], PARENT_RUN_ID: self.parent_run_id}
         run = client.create_run(
             self.experiment_id, run_name=f"{self.sweep_tags[SWEEP_NAME]}-job{num}", tags=tags
         )

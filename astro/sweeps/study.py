@@ -15,11 +15,11 @@ import matplotlib.pyplot as plt
 import optuna
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf, read_write
-from optuna.importance import MeanDecreaseImpurityImportanceEvaluator
 from optuna.trial import TrialState
 from optuna.visualization import matplotlib as optuna_plots
 from sqlalchemy.engine import make_url
 
+from astro.sweeps.importances import param_importances
 from astro.sweeps.storage import (
     open_storage,
     record_sweep_dir,
@@ -27,10 +27,18 @@ from astro.sweeps.storage import (
     retry_lost_trials,
     storage_url,
 )
+from astro.tracking.tags import (
+    OPTUNA_BEST_TRIAL,
+    OPTUNA_COMPLETE,
+    OPTUNA_COMPLETE_BEFORE,
+    OPTUNA_N_TRIALS,
+    OPTUNA_RECOVERED,
+    OPTUNA_RETRIED,
+    STORAGE,
+    STUDY,
+)
 
 log = logging.getLogger(__name__)
-STUDY = "astro.optuna.study"
-STORAGE = "astro.optuna.storage"  # without its password
 
 
 def storage_for_display(storage: str) -> str:
@@ -82,10 +90,10 @@ def resume_study(sweeper: DictConfig, sweep_dir: str) -> dict[str, str]:
     return {
         STUDY: str(name),
         STORAGE: storage_for_display(storage),
-        "astro.optuna.n_trials": str(total),
-        "astro.optuna.complete_before": str(complete),
-        "astro.optuna.recovered": str(recovered),
-        "astro.optuna.retried": str(retried),
+        OPTUNA_N_TRIALS: str(total),
+        OPTUNA_COMPLETE_BEFORE: str(complete),
+        OPTUNA_RECOVERED: str(recovered),
+        OPTUNA_RETRIED: str(retried),
     }
 
 
@@ -117,9 +125,8 @@ def study_plots(study: optuna.Study, out_dir: Path) -> list[Path]:
 def _importances_plot(study: optuna.Study) -> None:
     """Drawn here: optuna 2.10's plot_param_importances needs matplotlib.cm.get_cmap (gone in matplotlib
     3.9) and its default fANOVA evaluator breaks on current scikit-learn trees; mean decrease in impurity
-    (a random forest's own importances) works."""
-    evaluator = MeanDecreaseImpurityImportanceEvaluator(seed=0)
-    importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    (a random forest's own importances, as `python -m astro importances` prints them) works."""
+    importances = param_importances(study)
     fig, ax = plt.subplots(figsize=(6, 1.0 + 0.5 * len(importances)))
     ax.barh(list(importances)[::-1], list(importances.values())[::-1], color="tab:blue")
     ax.set(xlabel="importance (mean decrease in impurity)", title="Hyperparameter importances")
@@ -130,14 +137,14 @@ def log_study(client: MlflowClient, run_id: str, sweeper: DictConfig, metric: st
     """Best params (as params `best.<name>`), best value, the trials table and the plots on the parent."""
     study = optuna.load_study(study_name=sweeper.study_name, storage=open_storage(storage_url(sweeper)))
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    client.set_tag(run_id, "astro.optuna.complete", str(len(complete)))
+    client.set_tag(run_id, OPTUNA_COMPLETE, str(len(complete)))
     if not complete:
         return
     best = study.best_trial
     for name, value in best.params.items():
         client.log_param(run_id, f"best.{name}", value)
     client.log_metric(run_id, metric, float(best.value))
-    client.set_tag(run_id, "astro.optuna.best_trial", str(best.number))
+    client.set_tag(run_id, OPTUNA_BEST_TRIAL, str(best.number))
     study_plots(study, out_dir)
     study.trials_dataframe().to_csv(out_dir / "trials.csv", index=False)
     client.log_artifacts(run_id, str(out_dir), "optuna")

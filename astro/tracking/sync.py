@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from astro.paths import default_tracking_uri
 from astro.tracking.dataset import dataset_input
 from astro.tracking.store import configure
+from astro.tracking.tags import SYNCED_FROM
 from astro.tracking.tracker import OFFLINE_JOURNAL
 
 
@@ -49,7 +50,7 @@ def sync(run_dir: str | Path, tracking_uri: str | None = None) -> str:
                 MlflowClient(uri).log_inputs(run.info.run_id, datasets=[dataset_input(**fields)])
             elif rec["op"] == "end":
                 status = rec["status"]
-        mlflow.set_tag("astro.synced_from", str(journal))
+        mlflow.set_tag(SYNCED_FROM, str(journal))
     MlflowClient(uri).set_terminated(run.info.run_id, status)
     journal.rename(journal.with_suffix(".synced"))
     return run.info.run_id

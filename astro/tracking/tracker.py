@@ -18,12 +18,12 @@ from mlflow.tracking.context.registry import resolve_tags
 from astro.tracking import handoff
 from astro.tracking.dataset import absolute, dataset_input
 from astro.tracking.store import configure, probe
+from astro.tracking.tags import PARENT_RUN_ID
 
 log = logging.getLogger(__name__)
 PARAM_VALUE_LIMIT = 6000
 OFFLINE_JOURNAL = "mlflow_offline.jsonl"
 DATASET_RETRY_S = 0.5
-PARENT_TAG = "mlflow.parentRunId"  # what nests a run under its sweep parent in the UI
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -88,7 +88,7 @@ class Tracker:
         if not self.offline:
             try:
                 if parent:
-                    tags[PARENT_TAG] = parent
+                    tags[PARENT_RUN_ID] = parent
                 if run_id:
                     self.client.update_run(run_id, status="RUNNING")
                     if parent:  # a retried sweep trial joins the sweep that re-ran it

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from astro.checkpoint.moved import flat_layout
 from astro.errors import ConfigError
+from astro.tracking.tags import CONFIG_HASH, OUTPUT_DIR
 
 log = logging.getLogger(__name__)
 # Keys that may differ between the interrupted and the resuming invocation.
@@ -71,13 +72,13 @@ def resume_checkpoint(cfg: DictConfig, client: MlflowClient | None, experiment_i
         for wanted in dict.fromkeys(config_hashes(cfg))
         for run in client.search_runs(
             [experiment_id],
-            filter_string=f"tags.`astro.config_hash` = '{wanted}' and attributes.status != 'FINISHED'",
+            filter_string=f"tags.`{CONFIG_HASH}` = '{wanted}' and attributes.status != 'FINISHED'",
             order_by=["attributes.start_time DESC"],
             max_results=20,
         )
     ]
     for run in sorted(runs, key=lambda run: run.info.start_time, reverse=True):
-        candidate = Path(run.data.tags.get("astro.output_dir", "")) / "checkpoints" / "last.pt"
+        candidate = Path(run.data.tags.get(OUTPUT_DIR, "")) / "checkpoints" / "last.pt"
         if candidate.is_file():
             return candidate
     log.info("resume=auto: no unfinished run with this config; starting a new run")

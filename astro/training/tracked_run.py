@@ -20,6 +20,7 @@ from astro.data.datamodule import GalaxyDataModule
 from astro.errors import TrainingInterrupted
 from astro.evaluation.plots import training_curves_png
 from astro.tracking.dataset import source_digest
+from astro.tracking.tags import CONFIG_HASH, DATA, DEVICE, ERROR, OUTPUT_DIR
 from astro.tracking.tracker import Tracker
 from astro.training.resume import config_hash, config_hashes, resume_checkpoint
 
@@ -92,10 +93,10 @@ def tracked_run(
     else:
         out.mkdir(parents=True, exist_ok=True)
         tags = {
-            "astro.data": data.name,
-            "astro.device": str(device),
-            "astro.config_hash": config_hash(cfg),
-            "astro.output_dir": str(out.resolve()),
+            DATA: data.name,
+            DEVICE: str(device),
+            CONFIG_HASH: config_hash(cfg),
+            OUTPUT_DIR: str(out.resolve()),
         }
         tracker.start(run_name(cfg), tags=tags)
         _log_setup(cfg, data, model, tracker, out)
@@ -106,7 +107,7 @@ def tracked_run(
         tracker.end("KILLED")
         raise
     except Exception as exc:
-        tracker.set_tags({"astro.error": f"{type(exc).__name__}: {exc}"[:5000]})
+        tracker.set_tags({ERROR: f"{type(exc).__name__}: {exc}"[:5000]})
         tracker.end("FAILED")
         raise
 
