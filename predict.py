@@ -35,6 +35,8 @@ def check(cfg: DictConfig) -> None:
     for key in ("batch_size", "chunk_size"):
         if int(cfg[key]) < 1:
             raise ConfigError(f"{key}={cfg[key]} must be a positive integer")
+    if cfg.workers is not None and cfg.workers < 1:
+        raise ConfigError(f"workers={cfg.workers} must be a positive integer (or null: the cores, at most 8)")
     if not 0 < float(cfg.field) <= 1:
         raise ConfigError(f"field={cfg.field:g} must be in (0, 1]: the centre fraction of each image kept")
     if not 0 <= float(cfg.max_bad_fraction) < 1:

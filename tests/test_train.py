@@ -164,3 +164,19 @@ def test_evaluate_with_a_missing_checkpoint_is_one_line(tmp_path):
     result = run_script("evaluate.py", f"checkpoint={tmp_path / 'nope.pt'}", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 1 and "checkpoint not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("script", "arg", "expected"),
+    [
+        ("evaluate.py", "split=bogus", "Invalid value 'bogus', expected one of [train, val, test, all]"),
+        ("evaluate.py", "tta=maybe", "Value 'maybe' is not a valid bool"),
+        ("predict.py", "format=xlsx", "Invalid value 'xlsx', expected one of [parquet, csv]"),
+        ("predict.py", "workers=-1", "workers=-1 must be a positive integer"),
+    ],
+)
+def test_evaluate_and_predict_settings_fail_before_any_work_in_one_line(script, arg, expected, tmp_path):
+    extra = ["checkpoint=best.pt"] if script == "evaluate.py" else ["input=in", "output=out.parquet"]
+    result = run_script(script, *extra, arg, f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert expected in result.stderr
