@@ -56,7 +56,7 @@ def test_run1_vs_run2_table_from_mlflow(seed_runs):
         assert value == f"{run2.data.metrics[key]:.4f}" and first[6 + 2 * i] == "—"
         assert delta == f"{run2.data.metrics[key] - run1.data.metrics[key]:+.4f}"
 
-    best = max((run1, run2), key=lambda run: run.data.metrics["best/val_macro_f1"])
+    best = max((run1, run2), key=lambda run: run.data.metrics["kept/val_macro_f1"])
     assert f"## Best run: {best.info.run_name}" in text
     assert "| class | precision | recall | F1 | ROC-AUC |" in text
     assert "| class | run1 | run2 |" in text
