@@ -53,8 +53,9 @@ def class_names(runs: Sequence[Run]) -> list[str]:
 
 
 def labels(runs: Sequence[Run]) -> list[str]:
-    """Run names, with the job number appended where a name repeats."""
-    names = [run.info.run_name for run in runs]
+    """Run names without the swept values a job's name starts with (the overrides column has them),
+    with the job number appended where a name repeats."""
+    names = [run.info.run_name.split(" | ")[-1] for run in runs]
     return [
         f"{name}#{run.data.tags.get(JOB_NUM, i)}" if names.count(name) > 1 else name
         for i, (name, run) in enumerate(zip(names, runs, strict=True))
