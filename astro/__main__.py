@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
@@ -52,21 +51,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "ui": (
         "astro.__main__",
-        "mlflow ui on the project's store (MLFLOW_TRACKING_URI or ./mlflow.db); extra args go to mlflow",
+        "mlflow ui on the project's store, opened on the newest experiment's runs (--no-browser; --port ...)",
     ),
 }
 
 
 def ui(argv: Sequence[str]) -> None:
-    """`mlflow ui` with the same default store as train.py (astro.paths.default_tracking_uri)."""
+    """`mlflow ui` with the same default store as train.py, opened on the newest experiment's runs."""
     from astro.paths import default_tracking_uri
+    from astro.tracking.ui import main as ui_main
 
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", default_tracking_uri(), *argv]
-    # MLflow 3.16's UI opens every experiment on its GenAI overview; this view shows the training runs.
-    print(
-        "astro's runs: open the experiment's page with ?workflowType=machine_learning at the end of its URL"
-    )
-    sys.exit(subprocess.call(command))
+    sys.exit(ui_main(argv, default_tracking_uri()))
 
 
 def _runner(name: str) -> Callable[[list[str]], object]:

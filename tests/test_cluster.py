@@ -132,7 +132,7 @@ def test_optuna_trials_run_as_sbatch_jobs_through_a_postgresql_restart(cluster, 
     parents, jobs = sweep_runs(cluster, "cluster-optuna")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert len(jobs) == 4 and {j.data.tags["mlflow.parentRunId"] for j in jobs} == {parents[0].info.run_id}
-    assert all(j.info.status == "FINISHED" and "best/val_macro_f1" in j.data.metrics for j in jobs)
+    assert all(j.info.status == "FINISHED" and "kept/val_macro_f1" in j.data.metrics for j in jobs)
     artifacts = MlflowClient(cluster["MLFLOW_TRACKING_URI"]).list_artifacts(
         jobs[0].info.run_id, "checkpoints"
     )

@@ -70,7 +70,7 @@ def test_cancelled_trial_resumes_from_last_pt_with_the_same_command(cluster, dat
     assert all(j.info.status == "FINISHED" for j in jobs), store_warnings(tmp_path)
     resumed = next(j for j in jobs if j.data.tags["astro.output_dir"] == str(tmp_path / "first" / "0"))
     history = MlflowClient(cluster["MLFLOW_TRACKING_URI"]).get_metric_history(
-        resumed.info.run_id, "train/loss"
+        resumed.info.run_id, "epoch/train_loss"
     )
     assert sorted(m.step for m in history) == list(range(1, 13))  # every epoch once
 
@@ -104,8 +104,8 @@ def test_server_stopped_mid_sweep_jobs_train_offline_and_sync(cluster, data_dir,
     _, jobs = sweep_runs(cluster, experiment)
     assert len(jobs) == 2 and all(j.info.status == "FINISHED" for j in jobs)  # continued, not duplicated
     for job in jobs:
-        assert "best/val_macro_f1" in job.data.metrics
-        assert len(client.get_metric_history(job.info.run_id, "train/loss")) == 15
+        assert "kept/val_macro_f1" in job.data.metrics
+        assert len(client.get_metric_history(job.info.run_id, "epoch/train_loss")) == 15
 
 
 def test_two_joblib_jobs_share_one_sqlite_store(data_dir, tmp_path):

@@ -47,19 +47,19 @@ def test_run1_vs_run2_table_from_mlflow(seed_runs):
     out = tmp_path / "report"
     text = comparison.main(["--sweep", "experiment", "--tracking-uri", uri, "--out", str(out)]).read_text()
 
-    (first,) = rows(text, "run1")[:1]
-    (second,) = rows(text, "run2")[:1]
-    assert first[:4] == ["run1", "0", "`experiment=run1`", "FINISHED"]
-    assert second[:4] == ["run2", "1", "`experiment=run2`", "FINISHED"]
+    (first,) = rows(text, "run1-g2-e1")[:1]
+    (second,) = rows(text, "run2-g3-e1")[:1]
+    assert first[:4] == ["run1-g2-e1", "0", "`experiment=run1`", "FINISHED"]
+    assert second[:4] == ["run2-g3-e1", "1", "`experiment=run2`", "FINISHED"]
     for i, key in enumerate(("test/macro_f1", "test/macro_auc", "test/accuracy")):
         value, delta = second[5 + 2 * i], second[6 + 2 * i]
         assert value == f"{run2.data.metrics[key]:.4f}" and first[6 + 2 * i] == "—"
         assert delta == f"{run2.data.metrics[key] - run1.data.metrics[key]:+.4f}"
 
-    best = max((run1, run2), key=lambda run: run.data.metrics["best/val_macro_f1"])
-    assert f"## Best run: {best.info.run_name}" in text
+    best = max((run1, run2), key=lambda run: run.data.metrics["kept/val_macro_f1"])
+    assert f"## Best run: {best.info.run_name.split(' | ')[-1]}" in text
     assert "| class | precision | recall | F1 | ROC-AUC |" in text
-    assert "| class | run1 | run2 |" in text
+    assert "| class | run1-g2-e1 | run2-g3-e1 |" in text
     for name in CLASS_NAMES:
         f1 = rows(text, name)[-1]
         assert f1[1] == f"{run1.data.metrics[f'test/f1/{name}']:.3f}"
@@ -67,7 +67,7 @@ def test_run1_vs_run2_table_from_mlflow(seed_runs):
     assert (out / "per_class_f1.png").stat().st_size > 0
 
     assert "## Paired intervals against the baseline" in text and "## Seed groups" not in text
-    paired = rows(text, "run2")[1]
+    paired = rows(text, "run2-g3-e1")[1]
     delta = run2.data.metrics["test/macro_f1"] - run1.data.metrics["test/macro_f1"]
     assert paired[1].startswith(f"{delta:+.3f} [") and len(paired) == 2 + len(CLASS_NAMES)
 
@@ -79,11 +79,11 @@ def test_runs_by_id_take_the_first_as_baseline_and_latest_finds_the_sweep(seed_r
     text = comparison.main(
         ["--runs", *ids, "--tracking-uri", uri, "--out", str(tmp_path / "by_id")]
     ).read_text()
-    assert "baseline for Δ: **run2**" in text and rows(text, "run2")[0][6] == "—"
+    assert "baseline for Δ: **run2-g3-e1**" in text and rows(text, "run2-g3-e1")[0][6] == "—"
     latest = comparison.main(
         ["--latest", "--tracking-uri", uri, "--out", str(tmp_path / "latest"), "--no-log"]
     )
-    assert "| run1 | 0 |" in latest.read_text()
+    assert "| run1-g2-e1 | 0 |" in latest.read_text()
 
 
 @pytest.mark.slow

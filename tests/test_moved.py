@@ -149,6 +149,6 @@ def test_resume_auto_continues_a_run_started_under_the_flat_layout(data_dir, tmp
     assert results(tmp_path / "first")["test/macro_f1"] >= 0
     client, run = single_run(store["uri"])
     assert run.info.status == "FINISHED"
-    steps = [m.step for m in client.get_metric_history(run.info.run_id, "val/macro_f1")]
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "epoch/val_macro_f1")]
     assert steps == [1, 2, 3, 4]
     assert torch.load(last_pt, weights_only=False)["resume"]["epoch"] == 4

@@ -92,7 +92,7 @@ def test_kill_9_then_resume_auto_equals_an_uninterrupted_run(data_dir, tmp_path,
     assert_same_result(results(tmp_path / "first"), reference)
     client, run = single_run(store["uri"])
     assert run.info.status == "FINISHED"
-    steps = [m.step for m in client.get_metric_history(run.info.run_id, "val/macro_f1")]
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "epoch/val_macro_f1")]
     assert steps == [1, 2, 3, 4]  # no epoch repeated, none lost
 
 
@@ -138,7 +138,10 @@ def test_unreachable_store_keeps_training_and_syncs_later(data_dir, tmp_path):
     assert sum("unreachable (" in line for line in log.splitlines()) == 1  # warned once
     journal = tmp_path / "run" / "mlflow_offline.jsonl"
     records = [json.loads(line) for line in journal.read_text().splitlines()]
-    assert [r["step"] for r in records if r["op"] == "metrics" and "val/macro_f1" in r["metrics"]] == [1, 2]
+    assert [r["step"] for r in records if r["op"] == "metrics" and "epoch/val_macro_f1" in r["metrics"]] == [
+        1,
+        2,
+    ]
     store = f"sqlite:///{tmp_path / 'later.db'}"
     synced = subprocess.run(
         [sys.executable, "-m", "astro", "sync", str(tmp_path / "run"), "--tracking-uri", store],
@@ -150,7 +153,7 @@ def test_unreachable_store_keeps_training_and_syncs_later(data_dir, tmp_path):
     assert synced.returncode == 0, synced.stderr[-2000:]
     client, run = single_run(store)
     assert run.info.status == "FINISHED" and "test/macro_f1" in run.data.metrics
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "val/macro_f1")] == [1, 2]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "epoch/val_macro_f1")] == [1, 2]
     assert run.data.params["loss.gamma"] == "2.0"
 
 

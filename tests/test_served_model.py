@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from astro.checkpoint.io import load_checkpoint
@@ -27,6 +28,7 @@ from astro.comparison.registry import main as register
 from astro.data.synthetic import synthetic_path
 from astro.serving.classifier import Classifier
 from astro.serving.pyfunc import example_image
+from tests.conftest import ROOT
 from tests.test_predict import run_predict
 
 
@@ -40,11 +42,35 @@ def _expected(classifier: Classifier, image) -> list[float]:
     return [probs[name] for name in classifier.class_names]
 
 
-def test_training_logs_a_pyfunc_model_that_matches_the_demo(smoke_model, run_id, tmp_path):
-    local = mlflow.artifacts.download_artifacts(
-        run_id=run_id, artifact_path="model", tracking_uri=smoke_model["uri"], dst_path=str(tmp_path)
+def logged_model(uri: str, run_id: str):
+    client = MlflowClient(uri)
+    experiment_id = client.get_run(run_id).info.experiment_id
+    (model,) = client.search_logged_models([experiment_id], filter_string=f"source_run_id = '{run_id}'")
+    return model
+
+
+def test_training_logs_a_logged_model_from_code_with_its_run_s_params_and_metrics(smoke_model, run_id):
+    model = logged_model(smoke_model["uri"], run_id)
+    assert model.name == "model" and model.source_run_id == run_id
+    assert model.params["loss.gamma"] == "2.0" and model.params["choice.model"] == "astro_cnn"
+    assert {m.key for m in model.metrics} >= {"test/macro_f1", "kept/val_macro_f1"}
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=model.artifact_location, tracking_uri=smoke_model["uri"]
+        )
     )
-    model = mlflow.pyfunc.load_model(local)
+    files = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
+    assert "python_model.pkl" not in files and not any(f.startswith("code/") for f in files)
+    requirements = (local / "requirements.txt").read_text().split()
+    assert any(r.startswith("astro==") for r in requirements) and "torch==2.14.1" in requirements
+
+
+def test_training_logs_a_pyfunc_model_that_matches_the_demo(smoke_model, run_id, tmp_path):
+    mlflow.set_tracking_uri(smoke_model["uri"])
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{logged_model(smoke_model['uri'], run_id).model_id}")
+    finally:
+        mlflow.set_tracking_uri(None)
     assert model.metadata.signature.inputs.input_names() == ["image"]
     classifier = Classifier.from_checkpoint(smoke_model["checkpoint"])
     array = np.asarray(Image.open(io.BytesIO(example_image())).convert("RGB"))
@@ -88,6 +114,7 @@ def test_register_champion_then_predict_and_serve_it(smoke_model, run_id, data_d
     venv_bin = str(Path(sys.executable).parent)  # where `mlflow models serve` finds uvicorn (an active venv)
     path = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
     env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri}
+    env["PYTHONPATH"] = str(ROOT)  # the model's code imports astro: this checkout's
     server = subprocess.Popen(
         [
             sys.executable,

@@ -187,7 +187,7 @@ def test_optuna_sweep_killed_then_resumed_ends_with_n_trials_complete(data_dir, 
     study = load_study(tmp_path)
     assert resumed.info.status == "FINISHED"
     assert resumed.data.tags["astro.optuna.complete_before"] == "2"
-    assert resumed.data.metrics["best/val_macro_f1"] == pytest.approx(study.best_value)
+    assert resumed.data.metrics["kept/val_macro_f1"] == pytest.approx(study.best_value)
     assert float(resumed.data.params["best.loss.gamma"]) == pytest.approx(study.best_params["loss.gamma"])
     logged = {Path(f.path).name for f in client.list_artifacts(resumed.info.run_id, "optuna")}
     assert {"optimization_history.png", "param_importances.png", "slice.png", "trials.csv"} <= logged

@@ -73,3 +73,22 @@ def test_runs_nest_under_a_sweep_parent_and_resume_in_place(tmp_path, monkeypatc
     run = MlflowClient(uri).get_run(child_id)
     assert run.data.tags["mlflow.parentRunId"] == parent_id and run.info.status == "FINISHED"
     assert run.info.run_name == "child" and run.data.metrics["m"] == 1.0
+
+
+def test_artifacts_go_beside_the_store_that_mlflow_tracking_uri_names(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+    from omegaconf import OmegaConf
+
+    from astro.tracking.store import configure
+    from tests.conftest import compose_train
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{elsewhere / 'mlflow.db'}")
+    tracking = compose_train().tracking
+    assert tracking.artifact_root == str(elsewhere / "mlartifacts")
+    experiment_id = configure(tracking.uri, "beside", tracking.artifact_root)
+    location = MlflowClient(tracking.uri).get_experiment(experiment_id).artifact_location
+    assert location == (elsewhere / "mlartifacts" / "beside").as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert OmegaConf.to_container(compose_train().tracking, resolve=True)["artifact_root"] is None

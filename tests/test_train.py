@@ -13,7 +13,7 @@ from tests.conftest import compose_train, run_script, smoke_overrides, store_ove
 from train import train
 
 pytestmark = pytest.mark.slow
-EPOCH_METRICS = ("train/loss", "val/loss", "val/macro_f1", "val/accuracy", "lr")
+EPOCH_METRICS = ("epoch/train_loss", "epoch/val_loss", "epoch/val_macro_f1", "epoch/val_accuracy", "epoch/lr")
 
 
 def smoke_args(data_dir: Path, tmp_path: Path, store: dict[str, str]) -> list[str]:
@@ -120,7 +120,7 @@ def test_train_returns_the_optimized_metric(data_dir, tmp_path, store):
     )
     value = train(cfg)
     _, run = only_run(store["uri"])
-    assert isinstance(value, float) and value == pytest.approx(run.data.metrics["best/val_macro_f1"])
+    assert isinstance(value, float) and value == pytest.approx(run.data.metrics["kept/val_macro_f1"])
 
 
 @pytest.mark.parametrize(

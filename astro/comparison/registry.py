@@ -1,8 +1,8 @@
 """Register the best run of a sweep as a model version and point an alias at it:
 `python -m astro register --sweep NAME [--name galaxy-morphology] [--alias champion]`.
 
-The best run is chosen on validation (best/val_macro_f1, the metric the sweep optimized), never on test,
-among the runs that logged the pyfunc `model/`. Then `models:/galaxy-morphology@champion` is what
+The best run is chosen on validation (kept/val_macro_f1, the metric the sweep optimized), never on test,
+among the runs that logged an MLflow model. Then `models:/galaxy-morphology@champion` is what
 `mlflow models serve`, predict.py and the demo take.
 """
 
@@ -21,6 +21,7 @@ from astro.comparison.report import SELECTION
 from astro.comparison.selection import ComparisonError, add_run_selection, selected_runs
 from astro.paths import default_tracking_uri
 from astro.serving.pyfunc import ARTIFACT_PATH
+from astro.tracking.metric_names import selection_score
 from astro.tracking.store import open_store
 
 MODEL_NAME = "galaxy-morphology"
@@ -40,31 +41,42 @@ class Registered:
 
 
 def best_run(client: MlflowClient, runs: Sequence[Run], metric: str = SELECTION[1]) -> Run:
-    """The run with the highest validation metric among those that logged `model/`."""
-    scored = [run for run in runs if metric in run.data.metrics and _has_model(client, run)]
+    """The run with the highest validation metric among those that logged a model."""
+    scored = [r for r in runs if selection_score(r.data.metrics, metric) is not None]
+    scored = [run for run in scored if _has_model(client, run)]
     if not scored:
-        raise ComparisonError(
-            f"none of the {len(runs)} runs logged both {metric} and a {ARTIFACT_PATH}/ model"
-        )
-    return max(scored, key=lambda run: run.data.metrics[metric])
+        raise ComparisonError(f"none of the {len(runs)} runs logged both {metric} and an MLflow model")
+    return max(scored, key=lambda run: selection_score(run.data.metrics, metric))
 
 
 def _has_model(client: MlflowClient, run: Run) -> bool:
-    return any(
-        f.path == f"{ARTIFACT_PATH}/MLmodel" for f in client.list_artifacts(run.info.run_id, ARTIFACT_PATH)
+    return model_source(client, run) is not None
+
+
+def model_source(client: MlflowClient, run: Run) -> tuple[str, str | None] | None:
+    """Where the run's model is, and its LoggedModel id: the LoggedModel the run logged (MLflow 3), else
+    the `model/` artifacts of a run logged before that; None if neither."""
+    logged = client.search_logged_models(
+        [run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'", max_results=1
     )
+    if logged:
+        return logged[0].artifact_location, logged[0].model_id
+    listing = client.list_artifacts(run.info.run_id, ARTIFACT_PATH)
+    if any(f.path == f"{ARTIFACT_PATH}/MLmodel" for f in listing):
+        return f"{run.info.artifact_uri}/{ARTIFACT_PATH}", None
+    return None
 
 
 def register(client: MlflowClient, run: Run, name: str, alias: str, metric: str = SELECTION[1]) -> Registered:
-    """A new version of `name` from the run's `model/`, with `alias` moved to it."""
+    """A new version of `name` from the run's model, with `alias` moved to it."""
     try:
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name, description="Galaxy-morphology classifier (astro)")
-    source = f"{run.info.artifact_uri}/{ARTIFACT_PATH}"
-    version = client.create_model_version(name, source, run_id=run.info.run_id).version
+    source, model_id = model_source(client, run) or (f"{run.info.artifact_uri}/{ARTIFACT_PATH}", None)
+    version = client.create_model_version(name, source, run_id=run.info.run_id, model_id=model_id).version
     client.set_registered_model_alias(name, alias, version)
-    return Registered(name, str(version), alias, run.info.run_id, run.data.metrics[metric])
+    return Registered(name, str(version), alias, run.info.run_id, selection_score(run.data.metrics, metric))
 
 
 def main(argv: Sequence[str] | None = None) -> Registered:

@@ -32,10 +32,11 @@ from astro.comparison.selection import (
 )
 from astro.data.galaxy10 import CLASS_NAMES
 from astro.paths import PROJECT_ROOT, default_tracking_uri
+from astro.tracking.metric_names import KEPT_VAL_MACRO_F1, selection_score
 from astro.tracking.store import open_store
 from astro.tracking.tags import ERROR, JOB_NUM
 
-SELECTION = ("val macro F1", "best/val_macro_f1")
+SELECTION = ("val macro F1", KEPT_VAL_MACRO_F1)  # old runs: best/val_macro_f1 (selection_score)
 COMPARED = (
     ("test macro F1", "test/macro_f1"),
     ("test macro AUC", "test/macro_auc"),
@@ -52,8 +53,9 @@ def class_names(runs: Sequence[Run]) -> list[str]:
 
 
 def labels(runs: Sequence[Run]) -> list[str]:
-    """Run names, with the job number appended where a name repeats."""
-    names = [run.info.run_name for run in runs]
+    """Run names without the swept values a job's name starts with (the overrides column has them),
+    with the job number appended where a name repeats."""
+    names = [run.info.run_name.split(" | ")[-1] for run in runs]
     return [
         f"{name}#{run.data.tags.get(JOB_NUM, i)}" if names.count(name) > 1 else name
         for i, (name, run) in enumerate(zip(names, runs, strict=True))
@@ -83,7 +85,7 @@ def comparison_table(runs: Sequence[Run], names: Sequence[str], baseline: Run) -
     for run, name, changed in zip(runs, names, varied_overrides(runs), strict=True):
         metrics, base = run.data.metrics, baseline.data.metrics
         cells = [name, run.data.tags.get(JOB_NUM, ""), f"`{changed}`" if changed else "", run.info.status]
-        cells.append(_number(metrics.get(SELECTION[1])))
+        cells.append(_number(selection_score(metrics)))
         for _, key in COMPARED:
             same = run.info.run_id == baseline.info.run_id
             cells += [_number(metrics.get(key)), "—" if same else _delta(metrics.get(key), base.get(key))]
@@ -137,11 +139,11 @@ def write_comparison(
     """report.md and per_class_f1.png in out_dir; the path of report.md. With a client, the runs' test
     predictions are read from it for the paired intervals and seed groups (astro.comparison.noise)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    scored = [run for run in sweep.runs if SELECTION[1] in run.data.metrics]
+    scored = [run for run in sweep.runs if selection_score(run.data.metrics) is not None]
     if not scored:
         raise ComparisonError(f"none of the {len(sweep.runs)} runs of '{sweep.title}' logged {SELECTION[1]}")
     baseline = scored[0]
-    best = max(scored, key=lambda run: run.data.metrics[SELECTION[1]])
+    best = max(scored, key=lambda run: selection_score(run.data.metrics))
     names = dict(zip((run.info.run_id for run in sweep.runs), labels(sweep.runs), strict=True))
     classes = class_names(scored)
     lines = [f"# {sweep.title}", ""]

@@ -15,7 +15,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from astro.paths import PROJECT_ROOT, default_tracking_uri
+from astro.paths import PROJECT_ROOT, default_artifact_root, default_tracking_uri
 
 
 @dataclass
@@ -105,10 +105,12 @@ SCHEMAS = {"train_schema": TrainSchema, "evaluate_schema": EvaluateSchema, "pred
 
 
 def register_configs() -> None:
-    """Register the schemas and the `astro_root` / `astro_tracking_uri` resolvers (idempotent)."""
+    """Register the schemas and the astro_root, astro_tracking_uri, astro_artifact_root resolvers."""
     for name, node in SCHEMAS.items():
         ConfigStore.instance().store(name=name, node=node)
     if not OmegaConf.has_resolver("astro_root"):
         OmegaConf.register_new_resolver("astro_root", lambda: str(PROJECT_ROOT))
     if not OmegaConf.has_resolver("astro_tracking_uri"):
         OmegaConf.register_new_resolver("astro_tracking_uri", default_tracking_uri)
+    if not OmegaConf.has_resolver("astro_artifact_root"):
+        OmegaConf.register_new_resolver("astro_artifact_root", default_artifact_root)

@@ -3,23 +3,25 @@
 Its predict takes images (a DataFrame column `image` whose cells are encoded PNG/JPEG/... bytes, which
 the REST API of `mlflow models serve` receives as base64, or uint8 arrays (H, W, 3)) and returns
 one row of calibrated class probabilities per image. Inside is the checkpoint itself and the demo's
-Classifier: the same decoding, preprocessing and post-hoc steps as everywhere else in astro. The astro
-package travels in the model (code_paths), so `mlflow models serve --env-manager local` needs only the
-project's dependencies.
+Classifier: the same decoding, preprocessing and post-hoc steps as everywhere else in astro.
+
+Each run logs it with MLflow 3's log_model (a LoggedModel, in the Models tab, `models:/<model_id>`) from
+a models-from-code file (astro/serving/model_code.py) and declares astro and its torch as requirements:
+`mlflow models serve --env-manager local` runs where astro is installed. Models logged before that (a
+pickled GalaxyMorphologyModel plus a copy of the package, `save_served_model`) still load.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import shutil
-import tempfile
+from importlib import metadata
 from pathlib import Path
 
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
+from mlflow.models import Model, infer_signature
 from PIL import Image
 
 from astro.checkpoint.io import load_checkpoint
@@ -29,6 +31,8 @@ from astro.tracking.tracker import Tracker
 log = logging.getLogger(__name__)
 ARTIFACT_PATH = "model"
 PACKAGE = Path(__file__).resolve().parent
+MODEL_CODE = Path(__file__).resolve().with_name("model_code.py")
+SERVING_DISTRIBUTIONS = ("torch", "torchvision")  # astro's own pins of these go into the requirements
 
 
 class GalaxyMorphologyModel(mlflow.pyfunc.PythonModel):
@@ -67,13 +71,52 @@ def example_image(size: int = 64) -> bytes:
     return buffer.getvalue()
 
 
-def save_served_model(checkpoint: Path, path: Path) -> Path:
-    """Write the pyfunc model folder for a checkpoint, with its signature and input example."""
+def _signature_and_example(checkpoint: Path):
     classifier = Classifier(load_checkpoint(checkpoint))
     example = pd.DataFrame({"image": [example_image()]})
     output = pd.DataFrame([classifier.predict(example_image())], columns=classifier.class_names)
-    # MLflow 3.16 warns on every save that a pickled PythonModel (not a models-from-code file) is used.
-    pyfunc_log = logging.getLogger("mlflow.pyfunc")
+    return infer_signature(example, output, params={"tta": False}), example
+
+
+def requirements() -> list[str]:
+    """astro at its installed version and its own torch / torchvision pins (what the model imports)."""
+    try:
+        pins = [r.split(";")[0].strip() for r in metadata.requires("astro") or []]
+        version = metadata.version("astro")
+    except metadata.PackageNotFoundError:  # a checkout that is not installed: torch as it runs here
+        return [f"torch=={metadata.version('torch')}"]
+    return [f"astro=={version}", *(p for p in pins if p.split("=")[0].strip() in SERVING_DISTRIBUTIONS)]
+
+
+def log_served_model(tracker: Tracker, checkpoint: Path) -> str | None:
+    """Log the run's MLflow model (models-from-code, the checkpoint as its one artifact); its model id.
+    Offline (store unreachable), say so and skip: a model is not something the journal can replay."""
+    if tracker.offline or tracker.run_id is None:
+        log.warning("MLflow store unreachable: the run's MLflow model is not logged")
+        return None
+    signature, example = _signature_and_example(checkpoint)
+    mlflow.set_experiment(experiment_id=tracker.experiment_id)  # where the LoggedModel is created
+    info = Model.log(
+        artifact_path=None,
+        name=ARTIFACT_PATH,
+        flavor=mlflow.pyfunc,
+        run_id=tracker.run_id,
+        python_model=str(MODEL_CODE),
+        artifacts={"checkpoint": str(checkpoint)},
+        signature=signature,
+        input_example=example,
+        pip_requirements=requirements(),
+        model_type="galaxy-morphology classifier",
+    )
+    return info.model_id
+
+
+def save_served_model(checkpoint: Path, path: Path) -> Path:
+    """The format before log_served_model: a pickled GalaxyMorphologyModel with a copy of the astro
+    package (code_paths) and no requirements. Not written by training any more; kept so that tests can
+    build such a model and check that it still loads (tests/test_moved.py)."""
+    signature, example = _signature_and_example(checkpoint)
+    pyfunc_log = logging.getLogger("mlflow.pyfunc")  # it warns that a pickled PythonModel is used
     level = pyfunc_log.level
     pyfunc_log.setLevel(logging.ERROR)
     try:
@@ -82,24 +125,10 @@ def save_served_model(checkpoint: Path, path: Path) -> Path:
             python_model=GalaxyMorphologyModel(),
             artifacts={"checkpoint": str(checkpoint)},
             code_paths=[str(PACKAGE)],
-            signature=infer_signature(example, output, params={"tta": False}),
+            signature=signature,
             input_example=example,
             pip_requirements=[],
         )
     finally:
         pyfunc_log.setLevel(level)
     return path
-
-
-def log_served_model(tracker: Tracker, checkpoint: Path) -> None:
-    """Log `model/` to the tracker's run; offline (store unreachable), say so and skip: a model folder
-    is not something the offline journal can replay."""
-    if tracker.offline or tracker.run_id is None:
-        log.warning("MLflow store unreachable: the run's pyfunc model/ is not logged")
-        return
-    folder = Path(tempfile.mkdtemp(prefix="astro-model-"))
-    try:
-        save_served_model(checkpoint, folder / ARTIFACT_PATH)
-        tracker.log_artifacts(folder / ARTIFACT_PATH, ARTIFACT_PATH)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)

@@ -92,13 +92,16 @@ def _reason(exc: MlflowException) -> str:
 
 
 def registered_source(reference: str, uri: str) -> str:
-    """`models:/<name>/<version>` or `models:/<name>@<alias>` -> where that version's files are.
+    """`models:/<name>/<version>`, `models:/<name>@<alias>` or `models:/<model_id>` (a run's LoggedModel)
+    -> where that model's files are.
 
     Asked of this store's registry explicitly: download_artifacts would consult the process-wide
     registry URI for a models:/ URI, and open (creating it) ./mlflow.db.
     """
     client = MlflowClient(uri, registry_uri=uri)
     name, _, version = reference.removeprefix("models:/").partition("/")
+    if not version and "@" not in name:
+        return client.get_logged_model(name).artifact_location
     if not version and "@" in name:
         name, _, alias = name.partition("@")
         version = client.get_model_version_by_alias(name, alias).version

@@ -56,6 +56,17 @@ from astro.tracking.tags import (
 log = logging.getLogger(__name__)
 
 
+class _NoObjectRepr(logging.Filter):
+    """Optuna's sweeper logs `Storage: <optuna.storages...RDBStorage object at 0x...>`; the parent run's
+    astro.optuna.storage tag says which storage it is (without its password)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return " object at 0x" not in record.getMessage()
+
+
+logging.getLogger("hydra_plugins.hydra_optuna_sweeper._impl").addFilter(_NoObjectRepr())
+
+
 class MlflowSweepCallback(Callback):
     """Parent MLflow run per multirun; jobs nest under it with sweep id, job number and overrides tags."""
 

@@ -8,6 +8,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, OmegaConf
 
+from astro.tracking.metric_names import kept_key
+
 OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
 
 
@@ -44,8 +46,8 @@ def is_optuna(config: DictConfig) -> bool:
 
 
 def metric_key(optimized_metric: str) -> str:
-    """'val/macro_f1' -> 'best/val_macro_f1', the name train.py logs the same value under."""
-    return "best/" + optimized_metric.replace("/", "_")
+    """'val/macro_f1' -> 'kept/val_macro_f1', the name train.py logs the kept model's value under."""
+    return kept_key(optimized_metric)
 
 
 def job_error(job_return: JobReturn) -> BaseException | None:

@@ -60,6 +60,7 @@ class Tracker:
         self.client: MlflowClient | None = None
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in a run's log
         try:
             probe(tracking_uri)
             self.experiment_id = configure(tracking_uri, experiment, artifact_root)
@@ -107,10 +108,13 @@ class Tracker:
         batch = [Param(key, value) for key, value in flat.items()]
         self._call("params", lambda: self._batches(params=batch), params=flat)
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(
+        self, metrics: Mapping[str, float], step: int | None = None, model_id: str | None = None
+    ) -> None:
+        """With model_id, the metrics are also the scores of that LoggedModel (its page, the Models tab)."""
         values = {k: float(v) for k, v in metrics.items()}
         now = int(time.time() * 1000)
-        batch = [Metric(key, value, now, step or 0) for key, value in values.items()]
+        batch = [Metric(key, value, now, step or 0, model_id=model_id) for key, value in values.items()]
         self._call("metrics", lambda: self._batches(metrics=batch), metrics=values, step=step)
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:

@@ -33,7 +33,7 @@ def calibrate_and_test(
     steps = fit_posthoc(val.logits, val.labels, prior, cfg.logit_adjustment)
     save_checkpoint(checkpoints.best, replace(best, card=replace(best.card, posthoc=steps)))
     run.tracker.log_artifact(checkpoints.best, "checkpoints")
-    log_served_model(run.tracker, checkpoints.best)
+    run.model_id = log_served_model(run.tracker, checkpoints.best)
     test = trainer.predict(data.eval_batches("test", cfg.eval_batch_size, trainer.device), views)
     context = {
         "checkpoint": str(checkpoints.best),
@@ -45,6 +45,6 @@ def calibrate_and_test(
     }
     out = run.out / "eval" / "test"
     report = write_report(test, steps, data.class_names, out, "Test evaluation", context)
-    run.tracker.log_metrics(report.scalars("test"))
+    run.tracker.log_metrics(report.scalars("test"), model_id=run.model_id)
     run.tracker.log_artifacts(out, "eval/test")
     return report.scalars("test")

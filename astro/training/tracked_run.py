@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
@@ -20,23 +19,14 @@ from astro.data.datamodule import GalaxyDataModule
 from astro.errors import TrainingInterrupted
 from astro.evaluation.plots import training_curves_png
 from astro.tracking.dataset import source_digest
+from astro.tracking.handoff import received
+from astro.tracking.metric_names import epoch_metrics, kept_metrics
 from astro.tracking.tags import CONFIG_HASH, DATA, DEVICE, ERROR, OUTPUT_DIR
 from astro.tracking.tracker import Tracker
+from astro.training.naming import readable_params, run_name
 from astro.training.resume import config_hash, config_hashes, resume_checkpoint
 
 log = logging.getLogger(__name__)
-
-
-def run_name(cfg: DictConfig) -> str:
-    """An explicit run_name, else '<model>-<loss>-g<gamma>-e<epochs>' from the composed choices
-    (gamma to 3 significant digits: Optuna proposes values like 0.9575972518944614)."""
-    if cfg.run_name:
-        return str(cfg.run_name)
-    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    model = choices.get("model") or cfg.model._target_.rsplit(".", 1)[-1]
-    loss = choices.get("loss") or cfg.loss._target_.rsplit(".", 1)[-1]
-    gamma = OmegaConf.select(cfg, "loss.gamma")
-    return f"{model}-{loss}" + (f"-g{gamma:.3g}" if gamma is not None else "") + f"-e{cfg.epochs}"
 
 
 @dataclass
@@ -44,13 +34,14 @@ class TrackedRun:
     out: Path
     tracker: Tracker
     resumed: Checkpoint | None
+    model_id: str | None = None  # the run's LoggedModel, once logged (finalize)
 
     @property
     def run_id(self) -> str | None:
         return self.tracker.run_id
 
     def log_epoch(self, row: dict[str, float]) -> None:
-        self.tracker.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+        self.tracker.log_metrics(epoch_metrics(row), step=int(row["epoch"]))
 
     def finish(self, history: list[dict[str, float]], results: dict[str, float], optimized: str) -> float:
         """Training curves, the best validation scores and results.json, logged and written; returns
@@ -60,12 +51,13 @@ class TrackedRun:
         results["val/macro_f1"] = max(row["val/macro_f1"] for row in history)
         results["val/accuracy"] = max(row["val/accuracy"] for row in history)
         results["time/fit_s"] = sum(row.get("time/epoch_s", 0.0) for row in history)
-        final = {"best/val_macro_f1": results["val/macro_f1"]}
+        # the kept model: the first epoch with the best val macro F1, as TopK keeps it (best.pt)
+        final = kept_metrics(max(history, key=lambda row: row["val/macro_f1"]))
         if torch.cuda.is_initialized():
             results["system/peak_gpu_memory_mb"] = final["system/peak_gpu_memory_mb"] = (
                 torch.cuda.max_memory_allocated() / 2**20
             )
-        self.tracker.log_metrics(final)
+        self.tracker.log_metrics(final, model_id=self.model_id)
         (self.out / "results.json").write_text(json.dumps(results, indent=2))
         log.info(
             "Done: %s = %.4f | test macro F1 %.4f | outputs %s | MLflow run %s (browse: make ui)",
@@ -98,7 +90,7 @@ def tracked_run(
             CONFIG_HASH: config_hash(cfg),
             OUTPUT_DIR: str(out.resolve()),
         }
-        tracker.start(run_name(cfg), tags=tags)
+        tracker.start(run_name(cfg, received()[1]), tags=tags)
         _log_setup(cfg, data, model, tracker, out)
     try:
         yield TrackedRun(out, tracker, resumed)
@@ -127,9 +119,9 @@ def _resumed(cfg: DictConfig, tracker: Tracker) -> Checkpoint | None:
 def _log_setup(
     cfg: DictConfig, data: GalaxyDataModule, model: nn.Module, tracker: Tracker, out: Path
 ) -> None:
-    """The resolved config as params, the data as the run's MLflow dataset; config, split and class
-    table as files and artifacts."""
-    tracker.log_params(OmegaConf.to_container(cfg, resolve=True))
+    """The resolved config as params (readable_params), the data as the run's MLflow dataset; config,
+    split and class table as files and artifacts."""
+    tracker.log_params(readable_params(cfg))
     params = sum(p.numel() for p in model.parameters())
     tracker.log_params({"model.num_parameters": params})
     profile = {
