@@ -10,11 +10,14 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from astro.adaptation.batchnorm import adapt_batchnorm
 from astro.checkpoint.io import load_checkpoint
 from astro.cli import user_errors_as_one_line
-from astro.config.schema import register_configs
+from astro.config.schema import Adapt, register_configs
+from astro.data.transforms import Normalize
 from astro.device import resolve_device
 from astro.errors import CheckpointError, ConfigError
+from astro.prediction.adaptation import adaptation_set
 from astro.prediction.batch import Settings, checkpoint_digest, label_catalogue
 from astro.prediction.catalogue import open_catalogue
 from astro.prediction.shards import shard_bounds, shard_output
@@ -35,6 +38,10 @@ def check(cfg: DictConfig) -> None:
     for key in ("batch_size", "chunk_size"):
         if int(cfg[key]) < 1:
             raise ConfigError(f"{key}={cfg[key]} must be a positive integer")
+    if cfg.adapt_samples < 2:
+        raise ConfigError(
+            f"adapt_samples={cfg.adapt_samples} must be at least 2 (BatchNorm needs a variance)"
+        )
     if cfg.workers is not None and cfg.workers < 1:
         raise ConfigError(f"workers={cfg.workers} must be a positive integer (or null: the cores, at most 8)")
     if not 0 < float(cfg.field) <= 1:
@@ -56,7 +63,13 @@ def predict_catalogue(cfg: DictConfig) -> Path:
     if source is None:
         raise CheckpointError(f"no checkpoint given and no finished training run in {cfg.tracking.uri}")
     checkpoint = load_checkpoint(source.path)
-    catalogue = open_catalogue(cfg.input, checkpoint.card.preprocessing, cfg.workers, float(cfg.field))
+    preprocessing = checkpoint.card.preprocessing
+    catalogue = open_catalogue(cfg.input, preprocessing, cfg.workers, float(cfg.field))
+    adaptation = None
+    if cfg.adapt == Adapt.bn:
+        adaptation = adaptation_set(
+            cfg.adapt_on, catalogue, preprocessing, cfg.adapt_samples, cfg.adapt_seed, cfg.workers, cfg.field
+        )
     start, stop = shard_bounds(len(catalogue), cfg.shard, cfg.num_shards)
     output = shard_output(Path(cfg.output).expanduser().resolve(), cfg.shard, cfg.num_shards)
     identity = Identity(
@@ -73,6 +86,8 @@ def predict_catalogue(cfg: DictConfig) -> Path:
         tta=bool(cfg.tta),
         chunk_size=int(cfg.chunk_size),
         field=float(cfg.field),
+        adapt=str(cfg.adapt),
+        adapt_fingerprint=adaptation.fingerprint() if adaptation else "",
     )
     store = ChunkStore(output, cfg.format)
     done = store.prepare(identity, bool(cfg.overwrite))
@@ -81,10 +96,14 @@ def predict_catalogue(cfg: DictConfig) -> Path:
         return output
     if done:
         log.info("resuming %s after %d finished chunk(s)", output, done)
+    device = resolve_device(cfg.device)
+    model = checkpoint.model().to(device)
+    if adaptation is not None:
+        normalize = Normalize(preprocessing.mean, preprocessing.std)
+        seen = adapt_batchnorm(model, adaptation.batches(cfg.batch_size, normalize, device))
+        log.info("adapt=bn: BatchNorm statistics re-estimated on %d images of %s", seen, adaptation.source)
     settings = Settings(cfg.batch_size, cfg.chunk_size, cfg.tta, cfg.max_bad_fraction, cfg.progress)
-    summary = label_catalogue(
-        checkpoint, catalogue, store, identity, settings, resolve_device(cfg.device), done
-    )
+    summary = label_catalogue(checkpoint, model, catalogue, store, identity, settings, device, done)
     store.finish()
     log.info(
         "%d rows (%d unreadable) of %s by %s -> %s (%.1f images/s)",

@@ -76,7 +76,8 @@ def end_to_end(checkpoint: Path, source: Path, rows: int, batch_size: int, out: 
     store = ChunkStore(out, "parquet")
     store.prepare(identity, overwrite=True)
     settings = Settings(batch_size, 4096, False, 0.01, progress=False)
-    summary = label_catalogue(ck, catalogue, store, identity, settings, resolve_device("auto"), 0)
+    device = resolve_device("auto")
+    summary = label_catalogue(ck, ck.model().to(device), catalogue, store, identity, settings, device, 0)
     store.finish()
     return summary.images_per_second
 

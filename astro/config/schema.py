@@ -69,8 +69,19 @@ class EvaluateSchema:
     image_size: int | None = MISSING
     max_images: int | None = MISSING
     output_dir: str = MISSING
+    adapt: Adapt = MISSING
+    adapt_on: str | None = MISSING
+    adapt_samples: int = MISSING
+    adapt_seed: int = MISSING
     paths: Any = MISSING
     tracking: Any = MISSING
+
+
+class Adapt(StrEnum):
+    """Test-time adaptation before predicting: none, or bn (BatchNorm statistics re-estimated)."""
+
+    none = "none"
+    bn = "bn"
 
 
 class OutputFormat(StrEnum):
@@ -97,6 +108,10 @@ class PredictSchema:
     overwrite: bool = MISSING
     progress: bool = MISSING
     device: str = MISSING
+    adapt: Adapt = MISSING
+    adapt_on: str | None = MISSING
+    adapt_samples: int = MISSING
+    adapt_seed: int = MISSING
     paths: Any = MISSING
     tracking: Any = MISSING
 

@@ -69,6 +69,7 @@ def checkpoint_digest(checkpoint: Checkpoint) -> str:
 
 def label_catalogue(
     checkpoint: Checkpoint,
+    model: torch.nn.Module,
     catalogue: Catalogue,
     store: ChunkStore,
     identity: Identity,
@@ -76,8 +77,8 @@ def label_catalogue(
     device: torch.device,
     done_chunks: int,
 ) -> Summary:
-    """Predict rows [identity.start, identity.stop) chunk by chunk after the `done_chunks` finished ones."""
-    model = checkpoint.model().to(device)
+    """Predict rows [identity.start, identity.stop) chunk by chunk after the `done_chunks` finished ones,
+    with `model` (the checkpoint's, on `device`, adapted or not)."""
     card = checkpoint.card
     normalize = Normalize(card.preprocessing.mean, card.preprocessing.std)
     perf = Performance(channels_last=True, amp=False)  # fp32 everywhere: the same numbers as the demo

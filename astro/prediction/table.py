@@ -43,6 +43,8 @@ class Identity:
     tta: bool
     chunk_size: int
     field: float = 1.0  # outputs written before `field` existed used the whole image
+    adapt: str = "none"  # test-time adaptation (bn: BatchNorm statistics re-estimated); older: none
+    adapt_fingerprint: str = ""  # what it adapted to: the sample's source, size and seed
 
     def metadata(self) -> dict[bytes, bytes]:
         return {METADATA_KEY: json.dumps(asdict(self)).encode()}
