@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from astro.checkpoint.io import load_checkpoint
 from astro.cli import user_errors_as_one_line
+from astro.config.compat import VERSION_BASE, with_allowed_targets
 from astro.config.schema import register_configs
 from astro.data.datamodule import GalaxyDataModule
 from astro.data.transforms import Normalize, dihedral_views
@@ -59,7 +60,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 register_configs()  # the schemas and resolvers Hydra composes this app with
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
+@with_allowed_targets
+@hydra.main(config_path="conf", config_name="evaluate", **VERSION_BASE)
+@with_allowed_targets
 @user_errors_as_one_line
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)
