@@ -12,7 +12,8 @@ NEXT_LOCK := constraints/next.txt
 NEXT_STAMP := $(NEXT_VENV)/.installed-$(shell cat pyproject.toml $(NEXT_LOCK) | cksum | cut -d' ' -f1)
 # The tests that depend on the sweep and tracking stack, run on both stacks.
 NEXT_TESTS := tests/test_sweeps.py tests/test_optuna_storage.py tests/test_study_importances.py \
-	tests/test_tracking.py tests/test_resume.py tests/test_served_model.py tests/test_moved.py
+	tests/test_tracking.py tests/test_resume.py tests/test_served_model.py tests/test_moved.py \
+	tests/test_store_upgrade.py tests/test_dashboard.py
 ARGS ?=
 PYTEST_ARGS ?=
 
@@ -45,9 +46,9 @@ smoke: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The sweep, Optuna storage, tracking, resume, registry and served-model tests on the next stack; the
-# store-upgrade test also needs the current venv (it makes the old stores there): ASTRO_CURRENT_PYTHON.
-test-next: install-next
+# The sweep, Optuna storage, tracking, resume, registry and served-model tests on the next stack, and
+# the store upgrade (today's stores made in .venv, upgraded and read in .venv-next) and the dashboard.
+test-next: install install-next
 	ASTRO_CURRENT_PYTHON=$(abspath $(BIN)/python) $(NEXT_VENV)/bin/python -m pytest $(NEXT_TESTS) $(PYTEST_ARGS)
 
 lint: install
