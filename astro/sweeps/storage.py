@@ -43,8 +43,6 @@ def storage_url(sweeper: DictConfig) -> str | None:
     storage = sweeper.get("storage")
     if isinstance(storage, str) or storage is None:
         return storage
-    if isinstance(storage, RDBStorage):
-        return storage.url
     return OmegaConf.select(storage, "url")
 
 
