@@ -12,6 +12,7 @@ from astro.adaptation.batchnorm import adapt_batchnorm, sample_rows, sampled_bat
 from astro.checkpoint.card import Preprocessing
 from astro.checkpoint.io import load_checkpoint
 from astro.cli import user_errors_as_one_line
+from astro.config.compat import VERSION_BASE, with_allowed_targets
 from astro.config.schema import Adapt, register_configs
 from astro.data.datamodule import GalaxyDataModule
 from astro.data.transforms import Normalize, dihedral_views
@@ -86,7 +87,9 @@ def adapt(
 register_configs()  # the schemas and resolvers Hydra composes this app with
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
+@with_allowed_targets
+@hydra.main(config_path="conf", config_name="evaluate", **VERSION_BASE)
+@with_allowed_targets
 @user_errors_as_one_line
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from astro.adaptation.batchnorm import adapt_batchnorm
 from astro.checkpoint.io import load_checkpoint
 from astro.cli import user_errors_as_one_line
+from astro.config.compat import VERSION_BASE, with_allowed_targets
 from astro.config.schema import Adapt, register_configs
 from astro.data.transforms import Normalize
 from astro.device import resolve_device
@@ -120,7 +121,9 @@ def predict_catalogue(cfg: DictConfig) -> Path:
 register_configs()  # the schemas and resolvers Hydra composes this app with
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="predict")
+@with_allowed_targets
+@hydra.main(config_path="conf", config_name="predict", **VERSION_BASE)
+@with_allowed_targets
 @user_errors_as_one_line
 def main(cfg: DictConfig) -> None:
     predict_catalogue(cfg)

@@ -6,6 +6,7 @@ from omegaconf import DictConfig
 
 from astro.checkpoint.card import card_for_run
 from astro.cli import user_errors_as_one_line
+from astro.config.compat import VERSION_BASE, with_allowed_targets
 from astro.config.schema import register_configs
 from astro.config.validation import check_class_count, validate
 from astro.data.datamodule import GalaxyDataModule
@@ -58,7 +59,9 @@ def train(cfg: DictConfig) -> float:
 register_configs()  # the schemas and resolvers Hydra composes this app with
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@with_allowed_targets
+@hydra.main(config_path="conf", config_name="train", **VERSION_BASE)
+@with_allowed_targets
 @user_errors_as_one_line
 def main(cfg: DictConfig) -> float:
     return train(cfg)

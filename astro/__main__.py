@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "astro.sweeps.importances",
         "an Optuna study's parameter importances, printed (--study NAME --storage URI)",
     ),
+    "dashboard": (
+        "astro.sweeps.dashboard",
+        "optuna-dashboard on a study, served on loopback (--storage URI [--study NAME]; next stack)",
+    ),
     "sync": ("astro.tracking.sync", "replay a run folder's offline MLflow journal into a store (RUN_DIR)"),
     "bench": (
         "astro.bench",

@@ -14,6 +14,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from astro.config.compat import VERSION_BASE
 from astro.config.schema import register_configs
 from astro.data.synthetic import generate_h5, synthetic_path
 
@@ -39,7 +40,7 @@ def zero_image_chunks(path: Path, indices: range) -> None:
 
 
 def compose_train(overrides: list[str] | None = None, name: str = "train") -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF), **VERSION_BASE):
         return compose(config_name=name, overrides=overrides or [])
 
 

@@ -6,11 +6,14 @@ import pickle
 
 import optuna
 from hydra.core.utils import JobReturn, JobStatus
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from astro.sweeps.storage import (
     RETRIED_FROM,
+    plugins_instantiated_recursively,
     record_sweep_dir,
     resilient_storage,
     retry_lost_trials,
@@ -25,8 +28,16 @@ def test_storage_becomes_a_pre_pinging_rdb_storage(tmp_path):
     sweeper = OmegaConf.create({"storage": url})
     resilient_storage(sweeper)
     assert storage_url(sweeper) == url
-    storage = OmegaConf.to_container(sweeper.storage)
-    assert storage["engine_kwargs"] == {"pool_pre_ping": True}
+    if plugins_instantiated_recursively():  # Hydra 1.3: a node the sweeper's instantiation makes
+        storage = instantiate(sweeper.storage)
+    else:  # Hydra 1.4: the URL stays; create_study's storage lookup opens it with pool_pre_ping
+        assert sweeper.storage == url
+        storage = optuna.storages.get_storage(url)._backend
+    assert isinstance(storage, RDBStorage) and storage.url == url
+    assert storage.engine.pool._pre_ping
+    assert not optuna.storages.get_storage(
+        f"sqlite:///{tmp_path / 'other.db'}"
+    )._backend.engine.pool._pre_ping
     assert storage_url(OmegaConf.create({"storage": None})) is None
 
 

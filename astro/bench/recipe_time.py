@@ -21,6 +21,7 @@ from hydra.utils import instantiate
 from mlflow.tracking import MlflowClient
 
 from astro.bench.machine import machine
+from astro.config.compat import VERSION_BASE, allowed_targets
 from astro.paths import PROJECT_ROOT
 from astro.tracking.tags import RUN_NAME
 
@@ -56,7 +57,7 @@ def bench_recipe(
 def _prepare(overrides: list[str]) -> dict:
     """Generate the synthetic file and build the cache as train.py will find them; time both."""
     start = time.perf_counter()
-    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(PROJECT_ROOT / "conf"), **VERSION_BASE), allowed_targets():
         cfg = compose("train", overrides=overrides)
     data = instantiate(cfg.data)
     generated = time.perf_counter()

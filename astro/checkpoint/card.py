@@ -17,6 +17,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
 
+from astro.config.compat import allowed_targets
+
 FORMAT_VERSION = 2
 
 
@@ -74,7 +76,8 @@ class ModelCard:
 
     def build_model(self) -> nn.Module:
         """The untrained architecture with this card's class count (weights are loaded separately)."""
-        return instantiate(OmegaConf.create(self.model), num_classes=self.num_classes)
+        with allowed_targets():
+            return instantiate(OmegaConf.create(self.model), num_classes=self.num_classes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from astro.cli import user_errors_as_one_line
+from astro.config.compat import VERSION_BASE, with_allowed_targets
 from astro.config.schema import register_configs
 from astro.config.validation import validate
 from astro.data.datamodule import GalaxyDataModule
@@ -63,7 +64,9 @@ def peak_rss_mb() -> float:
 register_configs()  # the schemas and resolvers Hydra composes this app with
 
 
-@hydra.main(version_base="1.3", config_path=str(PROJECT_ROOT / "conf"), config_name="prepare")
+@with_allowed_targets
+@hydra.main(config_path=str(PROJECT_ROOT / "conf"), config_name="prepare", **VERSION_BASE)
+@with_allowed_targets
 @user_errors_as_one_line
 def main(cfg: DictConfig) -> None:
     prepare(cfg)

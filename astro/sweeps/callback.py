@@ -32,7 +32,7 @@ from omegaconf import DictConfig
 from astro.errors import TrainingInterrupted
 from astro.sweeps.multirun import is_optuna, job_error, metric_key, search_space, sweep_name
 from astro.sweeps.storage import storage_url
-from astro.sweeps.study import log_study, resume_study
+from astro.sweeps.study import keep_in_job_configs, log_study, resume_study
 from astro.tracking import handoff
 from astro.tracking.store import configure
 from astro.tracking.tags import (
@@ -82,6 +82,8 @@ class MlflowSweepCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         optuna_tags = resume_study(config.hydra.sweeper, config.hydra.sweep.dir) if is_optuna(config) else {}
+        if optuna_tags:
+            keep_in_job_configs(config)
         # The Optuna sweeper writes its results there even when no trial is left to launch.
         Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
         name = self.name or sweep_name(config)

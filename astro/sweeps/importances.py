@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 
 from astro.cli import user_errors_as_one_line
 from astro.errors import AstroError
+from astro.sweeps.storage import upgrade_needed
 
 FOREST_SEEDS = 10
 
@@ -65,7 +66,9 @@ def _load(study: str, storage: str) -> optuna.Study:
     try:
         return optuna.load_study(study_name=study, storage=storage)
     except (KeyError, ValueError, RuntimeError) as error:
-        raise StudyError(f"no Optuna study '{study}' in {storage} ({error})") from None
+        raise upgrade_needed(storage, error) or StudyError(
+            f"no Optuna study '{study}' in {storage} ({error})"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> list[Importance]:

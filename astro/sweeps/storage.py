@@ -1,12 +1,17 @@
 """Optuna's study storage for sweeps on a cluster: a database server that restarts mid-sweep, and trials
 lost with their job (a cancelled or preempted Slurm job whose launcher died with it).
 
-The sweeper is given an RDBStorage node instead of the bare URL, so its engine checks each pooled
-connection before use (pool_pre_ping): after a PostgreSQL restart the next call reconnects instead of
-failing on a dead connection. Trials still RUNNING when a sweep starts belonged to a sweep that is gone:
-one whose job finished anyway gets that job's result; the others are marked FAIL and their parameters
-enqueued, so the same command re-runs them (with `resume=auto` a retried trial continues its MLflow run
-from its last.pt).
+The sweeper is given an RDBStorage instead of the bare URL, so its engine checks each pooled connection
+before use (pool_pre_ping): after a PostgreSQL restart the next call reconnects instead of failing on a
+dead connection. Hydra 1.3 instantiates the plugin's config recursively, so there the storage is a
+`_target_` node in the sweeper's config. Hydra 1.4 instantiates plugins non-recursively (the node would
+reach create_study as a config) and requires the sweeper's config to stay as composed (each job's config
+is recomposed and compared with it), so there the config keeps the URL and optuna's storage lookup in the
+launching process opens that URL with pool_pre_ping.
+
+Trials still RUNNING when a sweep starts belonged to a sweep that is gone: one whose job finished anyway
+gets that job's result; the others are marked FAIL and their parameters enqueued, so the same command
+re-runs them (with `resume=auto` a retried trial continues its MLflow run from its last.pt).
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ from hydra.core.utils import JobStatus
 from omegaconf import DictConfig, OmegaConf, read_write
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
+from sqlalchemy.engine import make_url
+
+from astro.config.compat import HYDRA_1_4
+from astro.errors import AstroError
 
 log = logging.getLogger(__name__)
 RDB_STORAGE = "optuna.storages.RDBStorage"
@@ -37,18 +46,61 @@ def storage_url(sweeper: DictConfig) -> str | None:
     return OmegaConf.select(storage, "url")
 
 
+def plugins_instantiated_recursively() -> bool:
+    """Whether Hydra instantiates a plugin's config recursively (1.3), so that a `_target_` node in the
+    sweeper's config reaches the sweeper as the object (1.4 passes it on as a config)."""
+    return not HYDRA_1_4
+
+
 def resilient_storage(sweeper: DictConfig) -> None:
-    """Replace the storage URL with an RDBStorage node (pool_pre_ping) that the sweeper instantiates."""
+    """Make the sweeper's storage an RDBStorage with pool_pre_ping: under Hydra 1.3 a node in its config
+    that Hydra instantiates with the sweeper; under Hydra 1.4 the URL, which optuna's storage lookup in
+    this process opens with pool_pre_ping."""
     url = storage_url(sweeper)
     if not url or not isinstance(sweeper.storage, str):
+        return
+    if not plugins_instantiated_recursively():
+        _PRE_PING_URLS.add(url)
+        optuna.storages.get_storage = _get_storage  # what create_study calls with the sweeper's storage
         return
     node: dict[str, Any] = {"_target_": RDB_STORAGE, "url": url, "engine_kwargs": ENGINE_KWARGS}
     with read_write(sweeper):
         sweeper.storage = OmegaConf.create(node)
 
 
+_PRE_PING_URLS: set[str] = set()
+_optuna_get_storage = optuna.storages.get_storage
+
+
+def _get_storage(storage: Any) -> Any:
+    """optuna's storage lookup, opening the sweeps' storage URLs with pool_pre_ping (Hydra 1.4)."""
+    if isinstance(storage, str) and storage in _PRE_PING_URLS:
+        return _optuna_get_storage(open_storage(storage))
+    return _optuna_get_storage(storage)
+
+
+class OptunaStorageError(AstroError):
+    """The study storage cannot be opened as it is (e.g. its schema is older than this optuna)."""
+
+
 def open_storage(url: str) -> RDBStorage:
-    return RDBStorage(url, engine_kwargs=dict(ENGINE_KWARGS))
+    try:
+        return RDBStorage(url, engine_kwargs=dict(ENGINE_KWARGS))
+    except RuntimeError as error:
+        raise upgrade_needed(url, error) or error from None
+
+
+def upgrade_needed(url: str, error: BaseException) -> OptunaStorageError | None:
+    """The one-line error for a storage whose tables an older optuna made (an optuna 2.10 study opened by
+    optuna >= 3); None for any other error."""
+    if "storage upgrade" not in str(error):
+        return None
+    shown = make_url(url).render_as_string(hide_password=True)
+    return OptunaStorageError(
+        f"the Optuna storage {shown} was made by an older optuna than {optuna.__version__}: back it up, then "
+        f"run `optuna storage upgrade --storage {shown}` (docs/install.md; the upgraded storage no longer "
+        "opens with the older optuna)"
+    )
 
 
 def record_sweep_dir(study: optuna.Study, sweep_dir: str) -> None:
@@ -85,7 +137,9 @@ def retry_lost_trials(study: optuna.Study) -> tuple[int, int]:
             recovered += 1
             log.warning("Optuna trial %d: its launcher was lost, its job finished: COMPLETE", trial.number)
             continue
-        study._storage.set_trial_state(trial._trial_id, TrialState.FAIL)
+        # tell, not the storage's setter: optuna 2.10 names it set_trial_state, optuna >= 3
+        # set_trial_state_values; tell settles a RUNNING trial of another process on both
+        study.tell(trial.number, state=TrialState.FAIL)
         study.enqueue_trial(trial.params)
         waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))[-1]
         study._storage.set_trial_system_attr(waiting._trial_id, RETRIED_FROM, trial.number)

@@ -97,6 +97,24 @@ def resume_study(sweeper: DictConfig, sweep_dir: str) -> dict[str, str]:
     }
 
 
+RESUMED_KEYS = ("n_trials", "sampler.seed")
+
+
+def keep_in_job_configs(config: DictConfig) -> None:
+    """Record what resume_study changed in the sweeper as Hydra overrides too. Each job's config is
+    recomposed from the command line's overrides, and Hydra 1.4 refuses a job whose hydra.sweeper differs
+    from the sweeper's ('must be configured before the sweep starts'); under Hydra 1.3 it makes the jobs'
+    .hydra/hydra.yaml show the n_trials and seed the sweeper ran with."""
+    sweeper = config.hydra.sweeper
+    pinned = [
+        f"hydra.sweeper.{key}={OmegaConf.select(sweeper, key)}"
+        for key in RESUMED_KEYS
+        if OmegaConf.select(sweeper, key) is not None
+    ]
+    with read_write(config.hydra.overrides):
+        config.hydra.overrides.hydra = [*config.hydra.overrides.hydra, *pinned]
+
+
 def study_plots(study: optuna.Study, out_dir: Path) -> list[Path]:
     """Optimization history, slice and contour plots (optuna's), and parameter importances: as many as the
     study's COMPLETE trials support."""
