@@ -22,6 +22,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 from mlflow.models import Model, infer_signature
+from packaging.requirements import Requirement
 from PIL import Image
 
 from astro.checkpoint.io import load_checkpoint
@@ -81,11 +82,12 @@ def _signature_and_example(checkpoint: Path):
 def requirements() -> list[str]:
     """astro at its installed version and its own torch / torchvision pins (what the model imports)."""
     try:
-        pins = [r.split(";")[0].strip() for r in metadata.requires("astro") or []]
+        needs = [Requirement(r) for r in metadata.requires("astro") or []]
         version = metadata.version("astro")
     except metadata.PackageNotFoundError:  # a checkout that is not installed: torch as it runs here
         return [f"torch=={metadata.version('torch')}"]
-    return [f"astro=={version}", *(p for p in pins if p.split("=")[0].strip() in SERVING_DISTRIBUTIONS)]
+    ranges = [f"{r.name}{r.specifier}" for r in needs if r.name in SERVING_DISTRIBUTIONS and not r.marker]
+    return [f"astro=={version}", *ranges]
 
 
 def log_served_model(tracker: Tracker, checkpoint: Path) -> str | None:
