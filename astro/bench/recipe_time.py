@@ -94,8 +94,8 @@ def _run(overrides: list[str], compile_mode: bool, tmp: Path) -> dict:
         raise RuntimeError(f"train.py ({name}) exited {done.returncode}:\n{done.stderr[-3000:]}")
     results = json.loads((out / "results.json").read_text())
     client = MlflowClient(store)
-    run = client.search_runs(
-        [e.experiment_id for e in client.search_experiments()], f"tags.{RUN_NAME} = 'bench-{name}'"
+    run = client.search_runs(  # run names get the recipe's gamma and epochs appended (-g3-e75)
+        [e.experiment_id for e in client.search_experiments()], f"tags.{RUN_NAME} LIKE 'bench-{name}-%'"
     )[0]
     epoch_s = [m.value for m in client.get_metric_history(run.info.run_id, "time/epoch_s")]
     rates = [m.value for m in client.get_metric_history(run.info.run_id, "time/train_images_per_s")]
