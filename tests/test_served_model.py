@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from importlib import metadata
 from pathlib import Path
 
 import mlflow.artifacts
@@ -21,6 +22,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from mlflow.tracking import MlflowClient
+from packaging.requirements import Requirement
 from PIL import Image
 
 from astro.checkpoint.io import load_checkpoint
@@ -62,7 +64,9 @@ def test_training_logs_a_logged_model_from_code_with_its_run_s_params_and_metric
     files = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
     assert "python_model.pkl" not in files and not any(f.startswith("code/") for f in files)
     requirements = (local / "requirements.txt").read_text().split()
-    assert any(r.startswith("astro==") for r in requirements) and "torch==2.14.1" in requirements
+    assert any(r.startswith("astro==") for r in requirements)
+    torch_needs = [Requirement(r) for r in requirements if Requirement(r).name == "torch"]
+    assert torch_needs and torch_needs[0].specifier.contains(metadata.version("torch").split("+")[0])
 
 
 def test_training_logs_a_pyfunc_model_that_matches_the_demo(smoke_model, run_id, tmp_path):
