@@ -58,8 +58,25 @@ class Split(StrEnum):
     all = "all"
 
 
+class Adapt(StrEnum):
+    """Test-time adaptation before predicting: none, or bn (BatchNorm statistics re-estimated)."""
+
+    none = "none"
+    bn = "bn"
+
+
 @dataclass
-class EvaluateSchema:
+class AdaptationKeys:
+    """The test-time adaptation keys that evaluate.py and predict.py share (docs/prediction.md)."""
+
+    adapt: Adapt = MISSING
+    adapt_on: str | None = MISSING
+    adapt_samples: int = MISSING
+    adapt_seed: int = MISSING
+
+
+@dataclass
+class EvaluateSchema(AdaptationKeys):
     checkpoint: str = MISSING
     data: Any = MISSING
     split: Split = MISSING
@@ -69,19 +86,8 @@ class EvaluateSchema:
     image_size: int | None = MISSING
     max_images: int | None = MISSING
     output_dir: str = MISSING
-    adapt: Adapt = MISSING
-    adapt_on: str | None = MISSING
-    adapt_samples: int = MISSING
-    adapt_seed: int = MISSING
     paths: Any = MISSING
     tracking: Any = MISSING
-
-
-class Adapt(StrEnum):
-    """Test-time adaptation before predicting: none, or bn (BatchNorm statistics re-estimated)."""
-
-    none = "none"
-    bn = "bn"
 
 
 class OutputFormat(StrEnum):
@@ -92,7 +98,7 @@ class OutputFormat(StrEnum):
 
 
 @dataclass
-class PredictSchema:
+class PredictSchema(AdaptationKeys):
     checkpoint: str | None = MISSING
     input: str = MISSING
     output: str = MISSING
@@ -108,10 +114,6 @@ class PredictSchema:
     overwrite: bool = MISSING
     progress: bool = MISSING
     device: str = MISSING
-    adapt: Adapt = MISSING
-    adapt_on: str | None = MISSING
-    adapt_samples: int = MISSING
-    adapt_seed: int = MISSING
     paths: Any = MISSING
     tracking: Any = MISSING
 
