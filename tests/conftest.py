@@ -21,6 +21,17 @@ from astro.data.synthetic import generate_h5, synthetic_path
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 SHARED = ROOT.parent / "shared" / "data"
+# Debian's chromium for the browser tests (the demo's and MLflow UI's), started headless and offline.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 register_configs()

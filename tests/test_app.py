@@ -24,18 +24,7 @@ from astro.checkpoint.io import load_checkpoint
 from astro.data.galaxy10 import CLASS_NAMES
 from astro.serving.classifier import Classifier
 from space.app import TTA_DEFAULT, build_app, load_model, render_examples
-from tests.conftest import ROOT
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
 
 
 def free_port() -> int:
