@@ -13,6 +13,7 @@ from astro.data.datamodule import GalaxyDataModule
 from astro.device import Performance, keep_data_on, resolve_device
 from astro.training.checkpoints import RunCheckpoints
 from astro.training.finalize import calibrate_and_test
+from astro.training.pruning import report_to_trial
 from astro.training.resume import config_hash
 from astro.training.rng import seed_everything
 from astro.training.tracked_run import tracked_run
@@ -49,8 +50,9 @@ def train(cfg: DictConfig) -> float:
             trainer.restore(run.resumed.weights, state, generator)
             checkpoints.restore(state)
         val_batches = data.eval_batches("val", cfg.eval_batch_size, device)
+        on_epoch = report_to_trial(run.log_epoch, cfg.optimized_metric)  # prunes in an Optuna sweep
         history = trainer.fit(
-            train_batches, val_batches, cfg.epochs, checkpoints, card.posthoc, run.log_epoch, state
+            train_batches, val_batches, cfg.epochs, checkpoints, card.posthoc, on_epoch, state
         )
         results = calibrate_and_test(cfg, data, trainer, checkpoints, run)
         return run.finish(history, results, cfg.optimized_metric)

@@ -7,6 +7,7 @@
     python -m astro bench synthetic   # generation time of the synthetic set (3,000 images, budget 60 s)
     python -m astro bench recipe      # a whole recipe (Run 2) via train.py: wall, epoch, img/s, GPU memory
     python -m astro bench step        # where an epoch's time goes: data path, step variants, validation
+    python -m astro bench sweeps      # Optuna studies: pruning none vs median; batch vs async workers
 
 Each prints a table and writes JSON under outputs/bench/.
 """
@@ -14,8 +15,10 @@ Each prints a table and writes JSON under outputs/bench/.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from astro.bench.machine import save_result
+from astro.paths import PROJECT_ROOT
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,8 +63,21 @@ def main(argv: list[str] | None = None) -> None:
     step.add_argument("--batch-size", type=int, default=64)
     step.add_argument("--steps", type=int, default=100)
     step.add_argument("--compile", action="store_true", help="also a compiled-model step (slow to build)")
+    sweeps = sub.add_parser("sweeps", help="Optuna studies: pruning none vs median, batch vs async")
+    sweeps.add_argument("question", choices=["pruning", "modes"])
+    sweeps.add_argument("--work", type=Path, default=PROJECT_ROOT / "outputs" / "bench" / "sweeps")
+    sweeps.add_argument("--n-trials", type=int, default=16)
+    sweeps.add_argument("--epochs", type=int, nargs="+", default=[4, 8, 12], help="the trial lengths")
+    sweeps.add_argument("--data", nargs="*", default=["data=gz1_sdss", "image_size=32"])
     args = parser.parse_args(argv)
-    if args.name == "train":
+    if args.name == "sweeps":
+        from astro.bench import sweep_modes
+
+        args.work.mkdir(parents=True, exist_ok=True)
+        run = sweep_modes.bench_pruning if args.question == "pruning" else sweep_modes.bench_modes
+        result = run(args.work, args.n_trials, args.epochs, args.data)
+        args.name = f"sweeps_{args.question}"
+    elif args.name == "train":
         from astro.bench.train_speed import bench_train
 
         result = bench_train(

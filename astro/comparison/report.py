@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
@@ -34,7 +35,7 @@ from astro.data.galaxy10 import CLASS_NAMES
 from astro.paths import PROJECT_ROOT, default_tracking_uri
 from astro.tracking.metric_names import KEPT_VAL_MACRO_F1, selection_score
 from astro.tracking.store import open_store
-from astro.tracking.tags import ERROR, JOB_NUM
+from astro.tracking.tags import ERROR, JOB_NUM, OPTUNA_STATE, PRUNED_AT_EPOCH
 
 SELECTION = ("val macro F1", KEPT_VAL_MACRO_F1)  # old runs: best/val_macro_f1 (selection_score)
 COMPARED = (
@@ -133,12 +134,25 @@ def per_class_f1_png(runs: Sequence[Run], names: Sequence[str], classes: Sequenc
     return path
 
 
+def pruned_table(runs: Sequence[Run]) -> list[str]:
+    """Trials an Optuna pruner stopped: never a best run, shown with where they stopped."""
+    rows = [
+        f"| {run.info.run_name} | {run.data.tags.get(PRUNED_AT_EPOCH, '?')} | "
+        f"{_number(run.data.metrics.get('epoch/val_macro_f1'))} |"
+        for run in runs
+    ]
+    head = ["## Pruned trials", "", "| run | pruned after epoch | last val macro F1 |", "|---|---|---|"]
+    return head + rows
+
+
 def write_comparison(
     sweep: Sweep, out_dir: Path, tracking_uri: str, client: MlflowClient | None = None
 ) -> Path:
     """report.md and per_class_f1.png in out_dir; the path of report.md. With a client, the runs' test
     predictions are read from it for the paired intervals and seed groups (astro.comparison.noise)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    pruned = [run for run in sweep.runs if run.data.tags.get(OPTUNA_STATE) == "PRUNED"]
+    sweep = replace(sweep, runs=[run for run in sweep.runs if run not in pruned])
     scored = [run for run in sweep.runs if selection_score(run.data.metrics) is not None]
     if not scored:
         raise ComparisonError(f"none of the {len(sweep.runs)} runs of '{sweep.title}' logged {SELECTION[1]}")
@@ -151,7 +165,9 @@ def write_comparison(
         parent = sweep.parent
         failed = sum(run.info.status != "FINISHED" for run in sweep.runs)
         lines.append(f"- parent run: `{parent.info.run_id}` ({parent.info.status})")
-        lines.append(f"- runs: {len(sweep.runs)}, not FINISHED: {failed}")
+        lines.append(
+            f"- runs: {len(sweep.runs)}, not FINISHED: {failed}, pruned (apart below): {len(pruned)}"
+        )
     lines += [
         f"- tracking: `{tracking_uri}`",
         f"- baseline for Δ: **{names[baseline.info.run_id]}**",
@@ -164,6 +180,8 @@ def write_comparison(
     errors = [f"- {names[r.info.run_id]}: {r.data.tags[ERROR]}" for r in sweep.runs if ERROR in r.data.tags]
     if errors:
         lines += ["", "Failed runs:", "", *errors]
+    if pruned:
+        lines += ["", *pruned_table(pruned)]
     ordered = [baseline, *[run for run in scored if run is not baseline]]
     ordered_names = [names[run.info.run_id] for run in ordered]
     if client is not None:

@@ -30,9 +30,10 @@ from mlflow.tracking.context.registry import resolve_tags
 from omegaconf import DictConfig
 
 from astro.errors import TrainingInterrupted
-from astro.sweeps.multirun import is_optuna, job_error, metric_key, search_space, sweep_name
+from astro.sweeps.multirun import is_optuna, job_error, metric_key, search_space, sweep_name, trial_link
 from astro.sweeps.storage import storage_url
 from astro.sweeps.study import keep_in_job_configs, log_study, resume_study
+from astro.sweeps.summary import is_pruned, summarize
 from astro.tracking import handoff
 from astro.tracking.store import configure
 from astro.tracking.tags import (
@@ -40,6 +41,7 @@ from astro.tracking.tags import (
     JOB,
     JOB_NUM,
     JOB_OVERRIDES,
+    OPTUNA_TRIAL,
     PARENT,
     PARENT_RUN_ID,
     SWEEP_DIR,
@@ -49,9 +51,11 @@ from astro.tracking.tags import (
     SWEEP_LAUNCHER,
     SWEEP_NAME,
     SWEEP_OVERRIDES,
+    SWEEP_PRUNED_JOBS,
     SWEEP_ROLE,
     SWEEP_SWEEPER,
 )
+from astro.training.pruning import RunPruned, TrialLink
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +106,7 @@ class MlflowSweepCallback(Callback):
             **optuna_tags,
         }
         run = client.create_run(
-            self.experiment_id, run_name=f"{name}-{datetime.now():%Y-%m-%d_%H-%M-%S}", tags=resolve_tags(tags)
+            self.experiment_id, run_name=f"{name}-{datetime.now():%b%d-%H%M}", tags=resolve_tags(tags)
         )
         self.parent_run_id = run.info.run_id
         self.sweep_tags = {SWEEP_ID: self.parent_run_id, SWEEP_NAME: name, SWEEP_ROLE: JOB}
@@ -116,14 +120,20 @@ class MlflowSweepCallback(Callback):
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         if self.parent_run_id is None:
             return
-        handoff.hand_off(self.parent_run_id, self._job_tags(config))
+        tags = self._job_tags(config)
+        link = trial_link(config)
+        if link is not None:
+            link.hand_off()
+            tags[OPTUNA_TRIAL] = str(link.trial)
+        handoff.hand_off(self.parent_run_id, tags)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if self.parent_run_id is None:
             return
         handoff.clear()
+        TrialLink.clear()
         error = job_error(job_return)
-        if error is None:
+        if error is None or isinstance(error, RunPruned):
             return
         if isinstance(error, TrainingInterrupted) and os.getpid() == self.launcher_pid:
             # Ctrl-C/SIGTERM stopped this job gracefully: stop the sweep too, instead of starting the next
@@ -144,12 +154,21 @@ class MlflowSweepCallback(Callback):
         results = Path(config.hydra.sweep.dir) / "optimization_results.yaml"
         if results.is_file():
             client.log_artifact(self.parent_run_id, str(results), "optuna")
+        summarize(client, self.parent_run_id, self.tracking_uri, Path(config.hydra.sweep.dir) / "report")
         jobs = self.jobs(client)
-        failed = [run for run in jobs if run.info.status != "FINISHED"]
+        pruned = [run for run in jobs if is_pruned(run)]
+        failed = [run for run in jobs if run.info.status != "FINISHED" and not is_pruned(run)]
         client.set_tag(self.parent_run_id, SWEEP_JOBS, str(len(jobs)))
         client.set_tag(self.parent_run_id, SWEEP_FAILED_JOBS, str(len(failed)))
+        client.set_tag(self.parent_run_id, SWEEP_PRUNED_JOBS, str(len(pruned)))
         client.set_terminated(self.parent_run_id, "FAILED" if failed else "FINISHED")
-        log.info("MLflow parent run %s: %d jobs, %d failed", self.parent_run_id, len(jobs), len(failed))
+        log.info(
+            "MLflow parent run %s: %d jobs, %d pruned, %d failed",
+            self.parent_run_id,
+            len(jobs),
+            len(pruned),
+            len(failed),
+        )
         self.parent_run_id = None
 
     def jobs(self, client: MlflowClient) -> list[Run]:

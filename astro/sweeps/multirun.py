@@ -4,13 +4,22 @@ callback that acts on them (astro.sweeps.callback) so they can be tested without
 
 from __future__ import annotations
 
+import os
+
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, OmegaConf
 
+from astro.sweeps.storage import storage_url
 from astro.tracking.metric_names import kept_key
+from astro.training.pruning import TrialLink
 
-OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+TRIAL_NUMBER_ENV = "ASTRO_OPTUNA_TRIAL_NUMBER"  # set in each job by astro's sweeper (hydra.job.env_set)
+
+OPTUNA_SWEEPERS = (
+    "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper",
+    "hydra_plugins.astro_optuna_sweeper.astro_optuna_sweeper.AstroOptunaSweeper",
+)
 
 
 def search_space(config: DictConfig) -> dict[str, str]:
@@ -42,7 +51,19 @@ def sweep_name(config: DictConfig) -> str:
 
 
 def is_optuna(config: DictConfig) -> bool:
-    return OmegaConf.select(config, "hydra.sweeper._target_") == OPTUNA_SWEEPER
+    return OmegaConf.select(config, "hydra.sweeper._target_") in OPTUNA_SWEEPERS
+
+
+def trial_link(config: DictConfig) -> TrialLink | None:
+    """The Optuna trial a job trains (its number set by astro's sweeper in the job's environment), with
+    the study's storage and pruner from the job's config; None outside astro's Optuna sweeper."""
+    number = os.environ.get(TRIAL_NUMBER_ENV)
+    storage = storage_url(config.hydra.sweeper) if is_optuna(config) else None
+    if number is None or not storage:
+        return None
+    pruner = OmegaConf.select(config, "hydra.sweeper.pruner")
+    plain = OmegaConf.to_container(pruner, resolve=True) if pruner is not None else None
+    return TrialLink(storage, str(config.hydra.sweeper.study_name), int(number), plain)
 
 
 def metric_key(optimized_metric: str) -> str:
@@ -54,8 +75,6 @@ def job_error(job_return: JobReturn) -> BaseException | None:
     """The exception a job raised, None if it did not fail (JobReturn re-raises it on access)."""
     if job_return.status != JobStatus.FAILED:
         return None
-    try:
-        job_return.return_value  # noqa: B018
-    except Exception as exc:
-        return exc
-    return None
+    # read directly: the return_value property prints "Error executing job" to stderr each time it is read
+    error = getattr(job_return, "_return_value", None)
+    return error if isinstance(error, BaseException) else None

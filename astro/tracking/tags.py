@@ -34,6 +34,10 @@ SWEEP_OVERRIDES = "astro.sweep.overrides"  # JSON list of the multirun's command
 SWEEP_JOBS = "astro.sweep.jobs"
 SWEEP_FAILED_JOBS = "astro.sweep.failed_jobs"
 JOB_NUM = "astro.job.num"
+# A sweep's parent, when the sweep ends: its best job on validation (astro.sweeps.summary).
+BEST_RUN_ID = "astro.sweep.best_run_id"
+BEST_RUN_NAME = "astro.sweep.best_run_name"
+SWEEP_PRUNED_JOBS = "astro.sweep.pruned_jobs"
 JOB_OVERRIDES = "astro.job.overrides"  # JSON list of the job's Hydra overrides
 
 # An Optuna sweep's parent: the study (every invocation of a resumed study shares STUDY and STORAGE).
@@ -45,3 +49,9 @@ OPTUNA_RECOVERED = "astro.optuna.recovered"
 OPTUNA_RETRIED = "astro.optuna.retried"
 OPTUNA_COMPLETE = "astro.optuna.complete"
 OPTUNA_BEST_TRIAL = "astro.optuna.best_trial"
+OPTUNA_MODE = "astro.optuna.mode"  # batch or async
+OPTUNA_PRUNER = "astro.optuna.pruner"  # the pruner's class, "none" without one
+# An Optuna sweep's job: its trial, and what ended it when the pruner stopped it (the run ends KILLED).
+OPTUNA_TRIAL = "astro.optuna.trial"
+OPTUNA_STATE = "astro.optuna.state"  # PRUNED
+PRUNED_AT_EPOCH = "astro.optuna.pruned_at_epoch"

@@ -1,5 +1,6 @@
 """One training run's record: its output folder and MLflow run, new or resumed, the setup artifacts
-logged at the start, and the final status whatever happens (FINISHED, KILLED on a stop, FAILED)."""
+logged at the start, and the final status whatever happens (FINISHED; KILLED on a stop or when an Optuna
+pruner stops it; FAILED)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from astro.evaluation.plots import training_curves_png
 from astro.tracking.dataset import source_digest
 from astro.tracking.handoff import received
 from astro.tracking.metric_names import epoch_metrics, kept_metrics
-from astro.tracking.tags import CONFIG_HASH, DATA, DEVICE, ERROR, OUTPUT_DIR
+from astro.tracking.tags import CONFIG_HASH, DATA, DEVICE, ERROR, OPTUNA_STATE, OUTPUT_DIR, PRUNED_AT_EPOCH
 from astro.tracking.tracker import Tracker
 from astro.training.naming import readable_params, run_name
+from astro.training.pruning import RunPruned
 from astro.training.resume import config_hash, config_hashes, resume_checkpoint
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,11 @@ def tracked_run(
     try:
         yield TrackedRun(out, tracker, resumed)
         tracker.end("FINISHED")
+    except RunPruned as pruned:
+        # KILLED, as MLflow has no PRUNED status: stopped on purpose, never a champion; the tags say why
+        tracker.set_tags({OPTUNA_STATE: "PRUNED", PRUNED_AT_EPOCH: str(pruned.epoch)})
+        tracker.end("KILLED")
+        raise
     except (KeyboardInterrupt, TrainingInterrupted):
         tracker.end("KILLED")
         raise

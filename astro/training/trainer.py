@@ -86,9 +86,9 @@ class Trainer:
                 row["time/epoch_s"] = time.perf_counter() - start
                 row["time/train_images_per_s"] = (progress.seen - (before.seen if before else 0)) / trained
                 history.append(row)
-                on_epoch(row)
                 self.schedule.after_epoch(row)
                 checkpoints.end_epoch(self.snapshot(), row, history)
+                on_epoch(row)  # after the checkpoints: a hook that stops training (pruning) keeps them
                 _log_epoch(row, epochs)
                 if stop.requested:
                     raise stop.interrupted(epoch + 1, 0, str(checkpoints.last))
