@@ -1,11 +1,13 @@
-"""The MLflow UI as `python -m astro ui` opens it, in Debian's chromium: after a smoke run, the runs table
-lists the run, its page shows the per-epoch curves first, and the Models tab lists its model.
+"""The MLflow UI as `python -m astro ui` opens it, in Debian's chromium with a fresh profile: after a smoke
+run, astro's link lands on the runs table, the run's page (opened from it, its URL naming no layout) is
+still in the model-training layout, with the per-epoch curves first, and the Models tab lists its model.
 
 ASTRO_SCREENSHOTS=1 also writes the screenshots of docs/tracking_and_sweeps.md into docs/."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,7 +23,8 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from astro.checkpoint.io import load_checkpoint
-from astro.tracking.ui import newest_experiment, runs_url
+from astro.tracking.ui import LANDING, newest_experiment, runs_url
+from astro.tracking.ui_app import LAYOUT_KEY
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
 
 pytestmark = pytest.mark.slow
@@ -92,28 +95,35 @@ def test_the_ui_opens_on_the_runs_the_run_s_curves_and_its_model(ui, page, smoke
     client = MlflowClient(uri)
     run = client.get_run(load_checkpoint(smoke_model["checkpoint"]).card.training.run_id)
     experiment_id = run.info.experiment_id
-    assert link == runs_url(base, newest_experiment(uri))  # the shared store may hold other experiments
-    link = runs_url(base, experiment_id)
+    # astro's link: the newest experiment (the shared store may hold others), through its landing page
+    assert link == runs_url(base, newest_experiment(uri), LANDING), (
+        "astro's link is not its landing page: is astro's mlflow.app entry point installed (make install)?"
+    )
+    link = runs_url(base, experiment_id, LANDING)
+    runs = re.compile(rf"^{re.escape(base)}/#/experiments/{experiment_id}/runs\?")
+    layout = f"localStorage.getItem('{LAYOUT_KEY}')"
     page.set_viewport_size({"width": 1280, "height": 760})
 
-    # What makes the layout stick for every page (a run's page included): the sidebar's "Model training"
-    # switch, clicked once where the URL does not choose the layout; the browser keeps it in localStorage.
-    page.goto(f"{base}/#/experiments")
-    page.get_by_role("button", name="Model training").click()
-    assert page.evaluate("localStorage.getItem('mlflow.workflowType_v1')") == '"machine_learning"'
-    page.goto(link)
+    page.goto(link)  # a fresh profile: pytest-playwright gives each test a new browser context
+    expect(page).to_have_url(runs, timeout=TIMEOUT_MS)
+    assert page.evaluate(layout) == '"machine_learning"'
+    name = run.info.run_name
+    expect(page.get_by_role("link", name=name).first).to_be_visible(timeout=TIMEOUT_MS)
     close = page.get_by_role("button", name="Close")  # the Assistant panel, when it opens by itself
     if close.count():
         close.first.click()
-    name = run.info.run_name
-    expect(page.get_by_role("link", name=name).first).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.get_by_text("Detect Issues")).to_have_count(0)
     shot(page, "mlflow_ui_runs", tmp_path)
 
+    # The run's page: its URL names no layout, so the browser's default decides. Only the model-training
+    # layout has the sidebar's "Model registry"; the GenAI one has "Judges" and the breadcrumb "Evaluations".
     page.get_by_role("link", name=name).first.click()
+    expect(page).to_have_url(re.compile(rf"/#/experiments/{experiment_id}/runs/{run.info.run_id}"))
+    expect(page.get_by_role("link", name="Model registry")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_role("link", name="Evaluations")).to_have_count(0)
+    expect(page.get_by_role("link", name="Judges")).to_have_count(0)
     page.get_by_role("tab", name="Model metrics").click()
     expect(page.get_by_text("val_macro_f1").first).to_be_visible(timeout=TIMEOUT_MS)
-    expect(page.get_by_role("link", name="Judges")).to_have_count(0)  # not the GenAI layout
     page.wait_for_timeout(4000)  # the curves draw after their data arrives
     shot(page, "mlflow_ui_run_metrics", tmp_path)
 
@@ -121,3 +131,9 @@ def test_the_ui_opens_on_the_runs_the_run_s_curves_and_its_model(ui, page, smoke
     (model,) = client.search_logged_models([experiment_id])
     expect(page.get_by_text(model.name, exact=True).first).to_be_visible(timeout=TIMEOUT_MS)
     shot(page, "mlflow_ui_models", tmp_path)
+
+    # A browser that holds a choice of its own (the sidebar's switch) keeps it.
+    page.evaluate(f"localStorage.setItem('{LAYOUT_KEY}', JSON.stringify('genai'))")
+    page.goto(link)
+    expect(page).to_have_url(runs, timeout=TIMEOUT_MS)
+    assert page.evaluate(layout) == '"genai"'

@@ -92,3 +92,27 @@ def test_artifacts_go_beside_the_store_that_mlflow_tracking_uri_names(tmp_path, 
     assert location == (elsewhere / "mlartifacts" / "beside").as_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert OmegaConf.to_container(compose_train().tracking, resolve=True)["artifact_root"] is None
+
+
+def test_the_ui_app_is_mlflow_s_server_plus_the_landing_page(monkeypatch):
+    """`mlflow ui --app-name astro` (python -m astro ui) finds astro's factory through pyproject.toml's
+    entry point; its landing page stores the model-training layout only where the browser has none."""
+    import tomllib
+    from pathlib import Path
+
+    from fastapi import FastAPI
+    from flask import Flask
+
+    from astro.tracking.ui import APP_NAME, LANDING
+    from astro.tracking.ui_app import LAYOUT_KEY, create_app
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    assert project["entry-points"]["mlflow.app"][APP_NAME] == "astro.tracking.ui_app:create_app"
+    monkeypatch.setenv("_MLFLOW_SGI_NAME", "waitress")  # a WSGI server gets the Flask app
+    page = create_app(Flask("t")).test_client().get(f"/{LANDING}")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    text = page.get_data(as_text=True)
+    assert f'if (localStorage.getItem("{LAYOUT_KEY}") === null)' in text
+    assert f'localStorage.setItem("{LAYOUT_KEY}", "\\"machine_learning\\"")' in text
+    monkeypatch.setenv("_MLFLOW_SGI_NAME", "uvicorn")  # MLflow's default server gets its ASGI wrapper
+    assert isinstance(create_app(Flask("u")), FastAPI)

@@ -64,6 +64,14 @@ def test_smoke_run_logs_metrics_params_and_artifacts(smoke_run):
     assert results["test/macro_f1"] == pytest.approx(metrics["test/macro_f1"])
 
 
+def test_a_smoke_run_s_console_is_quiet(smoke_run):
+    """What a user reads of a normal run has no artifact-download progress bars and no Python reprs."""
+    _, _, result = smoke_run
+    console = result.stdout + result.stderr
+    assert "Downloading artifacts" not in console, console[-3000:]
+    assert " object at 0x" not in console, console[-3000:]
+
+
 def test_checkpoint_is_self_describing(smoke_run):
     from astro.checkpoint.io import load_checkpoint
 

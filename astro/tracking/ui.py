@@ -1,17 +1,20 @@
 """`python -m astro ui` (what `make ui` runs): `mlflow ui` on the project's store, opened on the runs table
-of the newest experiment.
+of the newest experiment, in the model-training layout on every page with no click.
 
 How MLflow 3.16's UI picks its layout (read from its built JS, mlflow/server/js/build): a `workflowType`
 in the page's URL (`genai` or `machine_learning`) wins; else the browser's localStorage key
-`mlflow.workflowType`, which only the sidebar's GenAI / Machine learning switch writes; else GenAI. The
-experiment's `mlflow.experimentKind` tag is read only behind a feature flag that this build hard-codes
-off, and no server flag or setting chooses it. So the link astro prints carries
-`?workflowType=machine_learning`; one click on the sidebar's "Machine learning" switch makes the browser
-remember it for every page (a run's page included).
+`mlflow.workflowType_v1` (a JSON string, e.g. `"machine_learning"`), which only the sidebar's
+GenAI / Model training switch writes; else GenAI. The experiment's `mlflow.experimentKind` tag is read
+only behind a feature flag that this build hard-codes off, and no server flag or setting chooses it. A
+run's page, opened from the runs table, has no `workflowType` in its URL. So `mlflow ui` runs with
+astro's server app (`--app-name astro`, astro/tracking/ui_app.py) and the link astro opens is its
+landing page, which stores the model-training layout unless the browser already holds a choice, then
+goes on to the runs table (whose URL also says `workflowType=machine_learning`).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 import threading
@@ -26,13 +29,22 @@ from astro.errors import StoreError
 from astro.tracking.store import open_store
 
 WORKFLOW = "workflowType=machine_learning"
+# astro's server app (astro/tracking/ui_app.py, not imported here: it loads MLflow's server): its name in
+# pyproject.toml's `mlflow.app` entry points and the path of its landing page.
+APP_NAME, LANDING = "astro", "astro-ui"
 
 
-def runs_url(base: str, experiment_id: str | None) -> str:
-    """The runs table of an experiment in the machine-learning layout (the experiment list without one)."""
+def runs_url(base: str, experiment_id: str | None, page: str = "") -> str:
+    """The runs table of an experiment in the machine-learning layout (the experiment list without one);
+    `page=LANDING` opens it through astro's landing page, which makes that layout the browser's default."""
     if experiment_id is None:
-        return f"{base}/#/experiments?{WORKFLOW}"
-    return f"{base}/#/experiments/{experiment_id}/runs?{WORKFLOW}"
+        return f"{base}/{page}#/experiments?{WORKFLOW}"
+    return f"{base}/{page}#/experiments/{experiment_id}/runs?{WORKFLOW}"
+
+
+def app_installed() -> bool:
+    """Whether astro's `mlflow.app` entry point is installed (an install older than it lacks it)."""
+    return bool(importlib.metadata.entry_points(group="mlflow.app", name=APP_NAME))
 
 
 def newest_experiment(uri: str) -> str | None:
@@ -69,15 +81,23 @@ def _open_when_up(base: str, url: str, timeout_s: float = 60) -> None:
 
 
 def main(argv: Sequence[str], uri: str) -> int:
-    """Run `mlflow ui` (extra args go to it; --no-browser only prints the link)."""
+    """Run `mlflow ui` with astro's server app (extra args go to it; --no-browser only prints the link;
+    an `--app-name` of the user's, e.g. basic-auth, or `--dev`, which refuses any app, runs without it)."""
     argv = list(argv)
     browse = "--no-browser" not in argv
     argv = [a for a in argv if a != "--no-browser"]
     host, port = _option(argv, "--host", "127.0.0.1"), _option(argv, "--port", "5000")
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    url = runs_url(base, newest_experiment(uri))
+    app: list[str] = []
+    if not _option(argv, "--app-name", "") and "--dev" not in argv:
+        if app_installed():
+            app = ["--app-name", APP_NAME]
+        else:
+            note = "reinstall astro (make install) so that a run's page opens in the model-training layout"
+            print(f"note: {note}", file=sys.stderr)
+    url = runs_url(base, newest_experiment(uri), LANDING if app else "")
     print(f"astro's runs: {url}", flush=True)
     if browse:
         threading.Thread(target=_open_when_up, args=(base, url), daemon=True).start()
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, *argv]
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, *app, *argv]
     return subprocess.call(command)
