@@ -11,7 +11,7 @@ NEXT_VENV := .venv-next
 NEXT_LOCK := constraints/next.txt
 NEXT_STAMP := $(NEXT_VENV)/.installed-$(shell cat pyproject.toml $(NEXT_LOCK) | cksum | cut -d' ' -f1)
 # The tests that depend on the sweep and tracking stack, run on both stacks.
-NEXT_TESTS := tests/test_sweeps.py tests/test_optuna_storage.py tests/test_study_importances.py \
+NEXT_TESTS := tests/test_sweeps.py tests/test_pruning.py tests/test_optuna_storage.py tests/test_study_importances.py \
 	tests/test_tracking.py tests/test_resume.py tests/test_served_model.py tests/test_moved.py \
 	tests/test_store_upgrade.py tests/test_dashboard.py
 ARGS ?=

@@ -146,6 +146,32 @@ def test_compare_latest_reads_the_server(cluster, optuna_sweep):
     assert "Optuna study cluster" in (out / "report.md").read_text()
 
 
+def test_async_workers_on_slurm_take_trials_until_n_trials(cluster, data_dir, tmp_path):
+    """Two array tasks start at the same moment and each takes trial after trial from the PostgreSQL study
+    until 4 are decided: every trial runs once, none is lost, none is over."""
+    command = train_sweep(
+        cluster,
+        data_dir,
+        tmp_path,
+        "cluster-async",
+        *optuna_args(cluster, "cluster_async", tmp_path / "multirun", "hydra.sweeper.mode=async"),
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=4",
+        "epochs=1",
+    )
+    result = run(command, cluster)
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = optuna.load_study(study_name="cluster_async", storage=cluster["ASTRO_OPTUNA_STORAGE"])
+    decided = [t.number for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(decided) == 4
+    assert all("astro.unused" in t.system_attrs for t in study.trials if t.state == TrialState.FAIL)
+    assert sorted(p.name for p in (tmp_path / "multirun" / "workers").iterdir()) == ["0", "1"]
+    parents, jobs = sweep_runs(cluster, "cluster-async")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert sorted(int(j.data.tags["astro.optuna.trial"]) for j in jobs) == sorted(decided)
+    assert {j.data.tags["mlflow.parentRunId"] for j in jobs} == {parents[0].info.run_id}
+
+
 def test_basic_sweep_on_slurm(cluster, data_dir, tmp_path):
     sweep_dir = f"hydra.sweep.dir={tmp_path / 'multirun'}"
     result = run(

@@ -15,12 +15,14 @@ from contextlib import closing
 from pathlib import Path
 
 import optuna
+import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from astro.comparison import report as comparison
+from astro.comparison.registry import best_run
 from astro.sweeps.callback import MlflowSweepCallback
 from astro.sweeps.multirun import search_space, sweep_name
 from astro.sweeps.storage import ENGINE_KWARGS, RDB_STORAGE, RETRIED_FROM, plugins_instantiated_recursively
@@ -129,6 +131,12 @@ def test_gamma_multirun_nests_one_run_per_job_under_one_parent(gamma_sweep):
         assert tags["astro.job.num"] == str(num) and tags["astro.sweep.name"] == "loss.gamma"
         assert f"loss.gamma={gamma}" in json.loads(tags["astro.job.overrides"])
         assert job.data.params["loss.gamma"] == gamma and "test/macro_f1" in job.data.metrics
+    # the parent tells the sweep's story by itself: its best job on validation, scores and report
+    best = max(jobs, key=lambda job: job.data.metrics["kept/val_macro_f1"])
+    assert parent.data.tags["astro.sweep.best_run_id"] == best.info.run_id
+    assert parent.data.metrics["test/macro_f1"] == best.data.metrics["test/macro_f1"]
+    client = MlflowClient(store["uri"])
+    assert "report/report.md" in {f.path for f in client.list_artifacts(parent.info.run_id, "report")}
 
 
 @pytest.mark.slow
@@ -177,7 +185,7 @@ def test_optuna_sweep_killed_then_resumed_ends_with_n_trials_complete(data_dir, 
         sweep_command(data_dir, tmp_path, store, *optuna_args(tmp_path, "second", "hydra.sweeper.n_trials=3"))
     )
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "2 of 3 trials COMPLETE" in second.stdout + second.stderr
+    assert "2 of 3 trials decided" in second.stdout + second.stderr
     complete = [t for t in trials(tmp_path) if t.state == TrialState.COMPLETE]
     assert len(complete) == 3
     assert len({t.params["loss.gamma"] for t in complete}) == 3
@@ -199,14 +207,7 @@ def test_optuna_sweep_killed_then_resumed_ends_with_n_trials_complete(data_dir, 
 
 
 def _complete(tmp_path: Path) -> int:
-    """COMPLETE trials, read without creating anything: opening the study with optuna while the sweep
-    creates its tables would race it."""
-    uri = f"file:{tmp_path / 'multirun' / 'optuna.db'}?mode=ro"
-    try:
-        with closing(sqlite3.connect(uri, uri=True)) as db:
-            return db.execute("SELECT count(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
-    except sqlite3.OperationalError:  # no file or no tables yet
-        return 0
+    return _count(tmp_path, "COMPLETE")
 
 
 @pytest.mark.slow
@@ -242,6 +243,142 @@ def test_optuna_trials_on_submitit_local_one_failing_leaves_the_sweep_alive(data
     assert "loss.gamma=-1.0 must be >= 0" in failed.data.tags["astro.error"]
     assert parent.info.status == "FAILED" and parent.data.tags["astro.sweep.failed_jobs"] == "1"
     assert float(parent.data.params["best.loss.gamma"]) == 1.0
+
+
+def enqueue(tmp_path: Path, *params: dict) -> None:
+    """A study holding these trials, first in line: a sweep runs them before sampling any."""
+    storage = f"sqlite:///{tmp_path / 'multirun' / 'optuna.db'}"
+    (tmp_path / "multirun").mkdir(exist_ok=True)
+    study = optuna.create_study(study_name="focal_optuna", storage=storage, direction="maximize")
+    for each in params:
+        study.enqueue_trial(each)
+
+
+@pytest.mark.slow
+def test_an_optuna_sweep_prunes_the_clearly_worse_trials(data_dir, tmp_path, store):
+    """Trials with lr=1e-7 do not learn; with the median pruner (2 finished trials, epochs 1 not judged)
+    they stop after epoch 2, end PRUNED and KILLED with their checkpoints, and are never the best."""
+    good, bad = (
+        {"loss.gamma": 2.0, "optim.optimizer.lr": 0.002},
+        {"loss.gamma": 2.0, "optim.optimizer.lr": 1.0e-7},
+    )
+    enqueue(tmp_path, good, good, bad, good, bad)
+    args = optuna_args(
+        tmp_path,
+        "run",
+        "hydra.sweeper.n_trials=5",
+        "optim.optimizer.lr=choice(0.002,1.0e-7)",
+        "hydra/sweeper/pruner=median",
+        "hydra.sweeper.pruner.n_startup_trials=2",
+        "hydra.sweeper.pruner.n_warmup_steps=2",
+    )
+    result = run_sweep([*sweep_command(data_dir, tmp_path, store, *args), "epochs=3"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Error executing job" not in result.stderr  # a pruned trial is no error
+    states = [t.state.name for t in trials(tmp_path)]
+    assert states == ["COMPLETE", "COMPLETE", "PRUNED", "COMPLETE", "PRUNED"]
+    assert all(sorted(t.intermediate_values) == [1, 2] for t in trials(tmp_path) if t.state.name == "PRUNED")
+    client, (parent,), jobs = sweep_tree(store["uri"])
+    pruned = [job for job in jobs if job.data.tags.get("astro.optuna.state") == "PRUNED"]
+    assert [job.data.tags["astro.optuna.trial"] for job in pruned] == ["2", "4"]
+    for job in pruned:
+        assert job.info.status == "KILLED" and job.data.tags["astro.optuna.pruned_at_epoch"] == "2"
+        assert (Path(job.data.tags["astro.output_dir"]) / "checkpoints" / "last.pt").is_file()
+    assert parent.info.status == "FINISHED"
+    assert (parent.data.tags["astro.sweep.pruned_jobs"], parent.data.tags["astro.sweep.failed_jobs"]) == (
+        "2",
+        "0",
+    )
+    assert parent.data.tags["astro.sweep.best_run_id"] not in {job.info.run_id for job in pruned}
+    report = client.download_artifacts(parent.info.run_id, "report/report.md", str(tmp_path))
+    assert "## Pruned trials" in Path(report).read_text()
+    assert best_run(client, jobs).info.run_id not in {job.info.run_id for job in pruned}  # register's choice
+
+
+@pytest.mark.slow
+def test_async_workers_killed_then_rerun_reach_n_trials(data_dir, tmp_path, store):
+    """Two joblib workers take trials from the study; one is killed -9 mid-sweep. The same command then
+    retries what was lost and ends with n_trials decided trials, each run by exactly one worker."""
+    args = ["hydra.sweeper.mode=async", "hydra.sweeper.n_jobs=2", "hydra/launcher=local_joblib"]
+    first = subprocess.Popen(
+        sweep_command(
+            data_dir, tmp_path, store, *optuna_args(tmp_path, "first", *args, "hydra.sweeper.n_trials=4")
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=sweep_env(OMP_NUM_THREADS="1"),
+    )
+    try:
+        wait_for(lambda: _count(tmp_path, "RUNNING") >= 1 and len(_workers(first.pid)) == 2, 240)
+        os.kill(_workers(first.pid)[0], signal.SIGKILL)
+        first.wait(timeout=240)
+    finally:
+        first.kill()
+    assert first.returncode != 0  # the launcher saw its worker die
+    second = run_sweep(
+        sweep_command(
+            data_dir, tmp_path, store, *optuna_args(tmp_path, "second", *args, "hydra.sweeper.n_trials=4")
+        ),
+        OMP_NUM_THREADS="1",
+    )
+    assert second.returncode == 0, second.stderr[-3000:]
+    study = load_study(tmp_path)
+    decided = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert len(decided) == 4
+    lost = [t for t in study.trials if t.state == TrialState.FAIL and "astro.unused" not in t.system_attrs]
+    retried = {t.system_attrs.get(RETRIED_FROM) for t in decided}
+    assert all(t.number in retried for t in lost)
+    workers = tmp_path / "multirun" / "second" / "workers"
+    assert sorted(p.name for p in workers.iterdir()) == ["0", "1"]
+    _, parents, jobs = sweep_tree(store["uri"])
+    resumed = next(p for p in parents if p.data.tags["astro.sweep.dir"].endswith("second"))
+    assert resumed.info.status == "FINISHED"
+    nested = [j for j in jobs if j.data.tags["astro.sweep.id"] == resumed.info.run_id]
+    assert nested and all(j.info.status == "FINISHED" for j in nested)
+    finished = {int(j.data.tags["astro.optuna.trial"]) for j in jobs if j.info.status == "FINISHED"}
+    assert {t.number for t in decided} <= finished  # every decided trial has its run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ("hydra.sweeper.pruner.min_resource=0", "min_resource"),
+        ("hydra.sweeper.mode=eager", "error: hydra.sweeper.mode='eager' must be one of batch, async"),
+    ],
+)
+def test_bad_sweeper_settings_stop_before_any_job_naming_the_key(data_dir, tmp_path, store, setting, said):
+    result = run_sweep(sweep_command(data_dir, tmp_path, store, *optuna_args(tmp_path, "bad", setting)))
+    assert result.returncode != 0 and said in result.stderr
+    assert "Traceback" not in result.stderr and "hydra.sweeper." in result.stderr
+    assert not (tmp_path / "multirun" / "bad" / "0").exists()  # no job ran
+
+
+def wait_for(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds}s"
+        time.sleep(0.3)
+
+
+def _count(tmp_path: Path, state: str) -> int:
+    """Trials in `state`, read without creating anything: opening the study with optuna while the sweep
+    creates its tables would race it."""
+    uri = f"file:{tmp_path / 'multirun' / 'optuna.db'}?mode=ro"
+    try:
+        with closing(sqlite3.connect(uri, uri=True)) as db:
+            return db.execute("SELECT count(*) FROM trials WHERE state = ?", (state,)).fetchone()[0]
+    except sqlite3.OperationalError:  # no file or no tables yet
+        return 0
+
+
+def _workers(pid: int) -> list[int]:
+    """The joblib (loky) worker processes of a sweep."""
+    children = psutil.Process(pid).children(recursive=True)
+    return [
+        c.pid for c in children if "loky" in " ".join(c.cmdline()) and "tracker" not in " ".join(c.cmdline())
+    ]
 
 
 @pytest.mark.parametrize(

@@ -69,13 +69,18 @@ def main(argv: list[str] | None = None) -> None:
     sweeps.add_argument("--n-trials", type=int, default=16)
     sweeps.add_argument("--epochs", type=int, nargs="+", default=[4, 8, 12], help="the trial lengths")
     sweeps.add_argument("--data", nargs="*", default=["data=gz1_sdss", "image_size=32"])
+    sweeps.add_argument(
+        "--pruners", nargs="+", default=["none", "median"], help="pruning arms, baseline first"
+    )
     args = parser.parse_args(argv)
     if args.name == "sweeps":
         from astro.bench import sweep_modes
 
         args.work.mkdir(parents=True, exist_ok=True)
-        run = sweep_modes.bench_pruning if args.question == "pruning" else sweep_modes.bench_modes
-        result = run(args.work, args.n_trials, args.epochs, args.data)
+        if args.question == "pruning":
+            result = sweep_modes.bench_pruning(args.work, args.n_trials, args.epochs, args.data, args.pruners)
+        else:
+            result = sweep_modes.bench_modes(args.work, args.n_trials, args.epochs, args.data)
         args.name = f"sweeps_{args.question}"
     elif args.name == "train":
         from astro.bench.train_speed import bench_train

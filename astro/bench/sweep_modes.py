@@ -13,6 +13,7 @@ built before the first arm, so no arm pays for it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -73,49 +74,57 @@ def _warm_cache(work: Path, data: list[str]) -> None:
     _sweep(work, "warmup", [*data, "epochs=1", "hydra.sweeper.n_trials=1", "hydra/sweeper/pruner=none"])
 
 
-def bench_pruning(work: Path, n_trials: int, epochs: list[int], data: list[str]) -> dict:
+def bench_pruning(work: Path, n_trials: int, epochs: list[int], data: list[str], pruners: list[str]) -> dict:
+    """One arm per pruner (the first is the baseline); an arm already measured in `work` (its
+    pruner-<name>.json) is read back, so another pruner can be added without re-running the others."""
     _warm_cache(work, data)
     space = [*data, f"epochs=choice({','.join(map(str, epochs))})", f"hydra.sweeper.n_trials={n_trials}"]
-    arms = {}
-    for pruner in ("none", "median"):
-        wall = _sweep(work, f"pruner-{pruner}", [*space, f"hydra/sweeper/pruner={pruner}"])
-        study = _study(work, f"pruner-{pruner}")
-        trials = study.get_trials(deepcopy=False)
-        best = next(
-            r
-            for r in _jobs(work, f"pruner-{pruner}")
-            if r.data.tags.get(OPTUNA_TRIAL) == str(study.best_trial.number)
-        )
-        arms[pruner] = {
-            "wall_s": wall,
-            "epochs_trained": sum(len(t.intermediate_values) for t in trials),
-            "trials": {state.name: sum(t.state == state for t in trials) for state in TrialState},
-            "best_val_macro_f1": study.best_value,
-            "best_params": study.best_params,
-            "best_run": best,
-        }
-    delta = _paired(arms["none"].pop("best_run"), arms["median"].pop("best_run"), work, arms)
+    arms = {pruner: _pruning_arm(work, pruner, space) for pruner in pruners}
+    base = pruners[0]
+    client = MlflowClient(f"sqlite:///{work}/mlflow.db")
+    deltas = {
+        f"{p}_minus_{base}": _paired(client, arms[base]["best_run_id"], arms[p]["best_run_id"])
+        for p in pruners[1:]
+    }
+    settings = {"n_trials": n_trials, "epochs": epochs, "data": data}
     return {
         "benchmark": "sweep_pruning",
         "machine": machine(),
-        "settings": {"n_trials": n_trials, "epochs": epochs, "data": data},
+        "settings": settings,
         "arms": arms,
-        "median_minus_none_test_macro_f1": delta,
+        "best_trial_test_macro_f1_deltas": deltas,
     }
 
 
-def _paired(base, other, work: Path, arms: dict) -> dict:
-    """Each best run's test macro F1 with its interval, and the paired Δ (median − none)."""
-    client = MlflowClient(f"sqlite:///{work}/mlflow.db")
-    for run, arm in ((base, "none"), (other, "median")):
-        metrics = run.data.metrics
-        arms[arm]["best_test_macro_f1"] = [metrics[f"test/macro_f1{s}"] for s in ("", "_ci_low", "_ci_high")]
-    (base_found, classes), (other_found, _) = test_predictions(client, base), test_predictions(client, other)
-    counts = resample_counts(len(base_found.labels))
-    deltas = score_deltas(
-        f1_scores(other_found, counts, len(classes)), f1_scores(base_found, counts, len(classes))
-    )
-    return {"delta": deltas[0].value, "low": deltas[0].low, "high": deltas[0].high}
+def _pruning_arm(work: Path, pruner: str, space: list[str]) -> dict:
+    saved = work / f"pruner-{pruner}.json"
+    if saved.is_file():
+        return json.loads(saved.read_text())
+    wall = _sweep(work, f"pruner-{pruner}", [*space, f"hydra/sweeper/pruner={pruner}"])
+    study = _study(work, f"pruner-{pruner}")
+    trials = study.get_trials(deepcopy=False)
+    number = str(study.best_trial.number)
+    best = next(r for r in _jobs(work, f"pruner-{pruner}") if r.data.tags.get(OPTUNA_TRIAL) == number)
+    metrics = best.data.metrics
+    arm = {
+        "wall_s": wall,
+        "epochs_trained": sum(len(t.intermediate_values) for t in trials),
+        "trials": {state.name: sum(t.state == state for t in trials) for state in TrialState},
+        "best_val_macro_f1": study.best_value,
+        "best_params": study.best_params,
+        "best_run_id": best.info.run_id,
+        "best_test_macro_f1": [metrics[f"test/macro_f1{s}"] for s in ("", "_ci_low", "_ci_high")],
+    }
+    saved.write_text(json.dumps(arm, indent=2))
+    return arm
+
+
+def _paired(client: MlflowClient, base_id: str, other_id: str) -> dict:
+    """The paired Δ of the best runs' test macro F1 (other − base) with its 95% bootstrap interval."""
+    (base, classes), (other, _) = (test_predictions(client, client.get_run(i)) for i in (base_id, other_id))
+    counts = resample_counts(len(base.labels))
+    delta = score_deltas(f1_scores(other, counts, len(classes)), f1_scores(base, counts, len(classes)))[0]
+    return {"delta": delta.value, "low": delta.low, "high": delta.high}
 
 
 def bench_modes(work: Path, n_trials: int, epochs: list[int], data: list[str], seed: int = 0) -> dict:

@@ -20,7 +20,7 @@ HYDRA_1_4 = tuple(int(part) for part in hydra.__version__.split(".")[:2]) >= (1,
 # keyword arguments for hydra.main and initialize_config_dir
 VERSION_BASE: dict[str, str] = {} if HYDRA_1_4 else {"version_base": "1.3"}
 # what conf/ names: astro's own classes and functions, torch's optimizers, torchvision's models
-TARGETS = ["astro.*", "torch.optim.*", "torchvision.models.*", "optuna.pruners.*"]
+TARGETS = ["astro.*", "torch.optim.*", "torchvision.models.*", "optuna.pruners.*", "optuna.samplers.*"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

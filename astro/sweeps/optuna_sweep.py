@@ -17,7 +17,8 @@ from typing import Any
 import optuna
 from hydra.core.plugins import Plugins
 from hydra.types import TaskFunction
-from omegaconf import OmegaConf
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 
 from astro.errors import ConfigError, TrainingInterrupted
 from astro.sweeps.trials import DECIDED, SearchSpace, settle
@@ -33,6 +34,7 @@ def sweep(impl: Any, task_function: TaskFunction, mode: str, arguments: list[str
         raise ConfigError(f"hydra.sweeper.mode={mode!r} must be one of {', '.join(MODES)}")
     if impl.custom_search_space_extender is not None:
         raise ConfigError("hydra.sweeper.custom_search_space is not supported by astro_optuna: use params")
+    check_pruner(impl.config.hydra.sweeper.pruner)
     impl._process_searchspace_config()
     space = SearchSpace.parse([*impl._parse_sweeper_params_config(), *arguments])
     directions = impl._get_directions()
@@ -49,6 +51,16 @@ def sweep(impl: Any, task_function: TaskFunction, mode: str, arguments: list[str
     else:
         _run_batches(impl, study, space)
     _save_results(study, directions, f"{impl.config.hydra.sweep.dir}/optimization_results.yaml")
+
+
+def check_pruner(node: DictConfig | None) -> None:
+    """Build the pruner once here, so that a bad setting stops the sweep before any job, in one line
+    naming the key, instead of failing every trial."""
+    try:
+        instantiate(node) if node is not None else None
+    except Exception as error:  # optuna raises ValueError/TypeError, Hydra InstantiationException
+        cause = error.__cause__ or error
+        raise ConfigError(f"hydra.sweeper.pruner: {cause}") from None
 
 
 def _run_batches(impl: Any, study: optuna.Study, space: SearchSpace) -> None:
@@ -82,9 +94,20 @@ def _run_async(impl: Any, task_function: TaskFunction, study: optuna.Study, spac
     )
     fixed = [f"{name}={value}" for name, value in space.fixed.items()]  # a worker's config is a job's
     overrides = [[*fixed, f"hydra.sweep.subdir=workers/{i}"] for i in range(impl.n_jobs)]
-    returns = launcher.launch(overrides, initial_job_idx=0)
-    for ret in returns:
-        log.info("worker: %s", ret.return_value)  # raises a worker's own failure
+    reports = [
+        ret.return_value for ret in launcher.launch(overrides, initial_job_idx=0)
+    ]  # raises a worker's failure
+    for report in reports:
+        log.info(
+            "worker %d: trials %s, %d failed, busy %.0f of %.0f s",
+            report.worker,
+            report.trials,
+            report.failed,
+            report.busy_s,
+            report.wall_s,
+        )
+    if any(report.interrupted for report in reports):
+        raise SystemExit(130)  # as in batch mode: the sweep stops, its trials are retried on a re-run
 
 
 def _save_results(study: optuna.Study, directions: list[str], path: str) -> None:

@@ -1,4 +1,4 @@
-"""The Optuna side of a sweep: resuming a study to a total of COMPLETE trials with a fresh sampler seed,
+"""The Optuna side of a sweep: resuming a study to a total of decided trials with a fresh sampler seed,
 and the study's summary (best trial, trials table, history/slice/contour/importance plots) for MLflow."""
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def directions(sweeper: DictConfig) -> list[str]:
 
 
 def resume_study(sweeper: DictConfig, sweep_dir: str) -> dict[str, str]:
-    """Make `n_trials` the study's total of COMPLETE trials, and move the sampler seed past the trials
-    already in the study; return tags describing what was found.
+    """Make `n_trials` the study's total of decided (COMPLETE or PRUNED) trials, and move the sampler seed
+    past the trials already in the study; return tags describing what was found.
 
     The plugin loads an existing study (load_if_exists) but always runs `n_trials` more trials, and a
     sampler seeded as on the first run proposes the same random startup points again.
@@ -71,7 +71,7 @@ def resume_study(sweeper: DictConfig, sweep_dir: str) -> dict[str, str]:
     trials = study.get_trials(deepcopy=False)
     recovered, retried = retry_lost_trials(study)
     record_sweep_dir(study, sweep_dir)
-    complete = sum(t.state == TrialState.COMPLETE for t in trials) + recovered
+    complete = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) + recovered
     total = int(sweeper.n_trials)
     with read_write(sweeper):
         sweeper.n_trials = max(total - complete, 0)
@@ -80,7 +80,7 @@ def resume_study(sweeper: DictConfig, sweep_dir: str) -> dict[str, str]:
     resilient_storage(sweeper)
     if trials:
         log.info(
-            "Optuna study '%s' resumed: %d of %d trials COMPLETE (%d in the study), running %d more",
+            "Optuna study '%s' resumed: %d of %d trials decided (%d in the study), running %d more",
             name,
             complete,
             total,

@@ -89,8 +89,14 @@ def ask_within(study: optuna.Study, target: int) -> Trial | None:
     if claimed(study) >= target:
         return None
     trial = study.ask()
+    return trial if keep(study, trial, target) else None
+
+
+def keep(study: optuna.Study, trial: Trial, target: int) -> bool:
+    """Whether a freshly asked trial is needed: fewer than `target` trials are decided or running below
+    it. A trial that is not is settled FAIL (marked astro.unused) before it runs."""
     if claimed(study, below=trial.number) < target:
-        return trial
+        return True
     study._storage.set_trial_system_attr(trial._trial_id, UNUSED, True)
     study.tell(trial.number, state=TrialState.FAIL)
-    return None
+    return False

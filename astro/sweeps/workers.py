@@ -20,6 +20,7 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from astro.config.compat import allowed_targets
 from astro.errors import TrainingInterrupted
 from astro.sweeps.storage import open_storage, storage_url
 from astro.sweeps.trials import SearchSpace, ask_within, settle
@@ -34,6 +35,7 @@ class WorkerReport:
     worker: int
     trials: list[int] = field(default_factory=list)
     failed: int = 0
+    interrupted: bool = False  # SIGINT/SIGTERM stopped its trial, which stays RUNNING to be retried
     busy_s: float = 0.0
     wall_s: float = 0.0
 
@@ -65,6 +67,7 @@ class TrialWorker:
             report.trials.append(trial.number)
             error = settle(study, trial.number, ret)
             if isinstance(error, TrainingInterrupted):
+                report.interrupted = True
                 break
             report.failed += error is not None
             if self._too_many_failures(report):
@@ -83,11 +86,10 @@ class TrialWorker:
         sampler_cfg = OmegaConf.to_container(sweeper.sampler, resolve=True)
         if sampler_cfg.get("seed") is not None:
             sampler_cfg["seed"] = int(sampler_cfg["seed"]) + worker
-        return optuna.load_study(
-            study_name=sweeper.study_name,
-            storage=open_storage(storage_url(sweeper)),
-            sampler=instantiate(sampler_cfg),
-        )
+        with allowed_targets():
+            sampler = instantiate(sampler_cfg)
+        storage = open_storage(storage_url(sweeper))
+        return optuna.load_study(study_name=sweeper.study_name, storage=storage, sampler=sampler)
 
     def _run_trial(self, worker_job_id: str, number: int, overrides: list[str]) -> JobReturn:
         config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
