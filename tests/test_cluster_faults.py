@@ -50,6 +50,7 @@ def test_cancelled_trial_resumes_from_last_pt_with_the_same_command(cluster, dat
             "hydra.sweeper.n_trials=2",
             "epochs=12",
             "resume=auto",
+            "hydra/sweeper/pruner=none",  # this is about resuming: every trial trains its 12 epochs
         )
 
     sweep = start(command("first"), cluster)
