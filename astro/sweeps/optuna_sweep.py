@@ -20,6 +20,7 @@ from hydra.types import TaskFunction
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from astro.config.compat import allowed_targets
 from astro.errors import ConfigError, TrainingInterrupted
 from astro.sweeps.trials import DECIDED, SearchSpace, settle
 from astro.sweeps.workers import TrialWorker
@@ -57,7 +58,8 @@ def check_pruner(node: DictConfig | None) -> None:
     """Build the pruner once here, so that a bad setting stops the sweep before any job, in one line
     naming the key, instead of failing every trial."""
     try:
-        instantiate(node) if node is not None else None
+        with allowed_targets():
+            instantiate(node) if node is not None else None
     except Exception as error:  # optuna raises ValueError/TypeError, Hydra InstantiationException
         cause = error.__cause__ or error
         raise ConfigError(f"hydra.sweeper.pruner: {cause}") from None

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from astro.config.compat import allowed_targets
+
 log = logging.getLogger(__name__)
 TRIAL_ENV = "ASTRO_OPTUNA_TRIAL"  # JSON of a TrialLink
 EpochHook = Callable[[dict[str, float]], None]
@@ -78,7 +80,8 @@ class TrialReporter:
         from optuna.storages import RDBStorage
 
         storage = RDBStorage(link.storage, engine_kwargs={"pool_pre_ping": True})
-        pruner = instantiate(link.pruner) if link.pruner else optuna.pruners.NopPruner()
+        with allowed_targets():
+            pruner = instantiate(link.pruner) if link.pruner else optuna.pruners.NopPruner()
         study = optuna.load_study(study_name=link.study, storage=storage, pruner=pruner)
         trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, link.trial)
         self.trial = optuna.trial.Trial(study, trial_id)
