@@ -29,13 +29,14 @@ from astro.comparison.selection import (
     Sweep,
     add_run_selection,
     changed_overrides,
+    is_pruned,
     selected_runs,
 )
 from astro.data.galaxy10 import CLASS_NAMES
 from astro.paths import PROJECT_ROOT, default_tracking_uri
 from astro.tracking.metric_names import KEPT_VAL_MACRO_F1, selection_score
 from astro.tracking.store import open_store
-from astro.tracking.tags import ERROR, JOB_NUM, OPTUNA_STATE, PRUNED_AT_EPOCH
+from astro.tracking.tags import ERROR, JOB_NUM, PRUNED_AT_EPOCH
 
 SELECTION = ("val macro F1", KEPT_VAL_MACRO_F1)  # old runs: best/val_macro_f1 (selection_score)
 COMPARED = (
@@ -151,7 +152,7 @@ def write_comparison(
     """report.md and per_class_f1.png in out_dir; the path of report.md. With a client, the runs' test
     predictions are read from it for the paired intervals and seed groups (astro.comparison.noise)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    pruned = [run for run in sweep.runs if run.data.tags.get(OPTUNA_STATE) == "PRUNED"]
+    pruned = [run for run in sweep.runs if is_pruned(run)]
     sweep = replace(sweep, runs=[run for run in sweep.runs if run not in pruned])
     scored = [run for run in sweep.runs if selection_score(run.data.metrics) is not None]
     if not scored:

@@ -19,7 +19,9 @@ from astro.tracking.tags import (
     JOB,
     JOB_NUM,
     JOB_OVERRIDES,
+    OPTUNA_STATE,
     PARENT,
+    PRUNED,
     STORAGE,
     STUDY,
     SWEEP_ID,
@@ -50,6 +52,11 @@ class Sweep:
             latest = self.parent.info.run_name
             return f"Optuna study {study} ({len(self.parents)} invocation(s), latest {latest})"
         return f"Sweep {self.parent.info.run_name}"
+
+
+def is_pruned(run: Run) -> bool:
+    """A job an Optuna pruner stopped (it ends KILLED): never a best run, reported apart."""
+    return run.data.tags.get(OPTUNA_STATE) == PRUNED
 
 
 def _search(client: MlflowClient, filter_string: str, max_results: int = 50000) -> list[Run]:

@@ -29,11 +29,12 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking.context.registry import resolve_tags
 from omegaconf import DictConfig
 
+from astro.comparison.selection import is_pruned
 from astro.errors import TrainingInterrupted
 from astro.sweeps.multirun import is_optuna, job_error, metric_key, search_space, sweep_name, trial_link
 from astro.sweeps.storage import storage_url
 from astro.sweeps.study import keep_in_job_configs, log_study, resume_study
-from astro.sweeps.summary import is_pruned, summarize
+from astro.sweeps.summary import summarize
 from astro.tracking import handoff
 from astro.tracking.store import configure
 from astro.tracking.tags import (

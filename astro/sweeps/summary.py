@@ -14,14 +14,10 @@ from mlflow.tracking import MlflowClient
 from astro.comparison.report import write_comparison
 from astro.comparison.selection import sweep_runs
 from astro.tracking.metric_names import selection_score
-from astro.tracking.tags import BEST_RUN_ID, BEST_RUN_NAME, OPTUNA_STATE
+from astro.tracking.tags import BEST_RUN_ID, BEST_RUN_NAME
 
 log = logging.getLogger(__name__)
 SCORES = ("test/macro_f1", "test/accuracy")  # with every kept/* metric
-
-
-def is_pruned(run: Run) -> bool:
-    return run.data.tags.get(OPTUNA_STATE) == "PRUNED"
 
 
 def best_job(runs: list[Run]) -> Run | None:

@@ -72,14 +72,10 @@ def settle(study: optuna.Study, number: int, ret: JobReturn) -> BaseException | 
     return error
 
 
-def decided(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=DECIDED))
-
-
 def claimed(study: optuna.Study, below: int | None = None) -> int:
     """Trials decided or running (those numbered below `below` only, for the running ones)."""
-    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    return decided(study) + sum(below is None or t.number < below for t in running)
+    trials = study.get_trials(deepcopy=False, states=(*DECIDED, TrialState.RUNNING))
+    return sum(t.state != TrialState.RUNNING or below is None or t.number < below for t in trials)
 
 
 def ask_within(study: optuna.Study, target: int) -> Trial | None:

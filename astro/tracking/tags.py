@@ -53,5 +53,5 @@ OPTUNA_MODE = "astro.optuna.mode"  # batch or async
 OPTUNA_PRUNER = "astro.optuna.pruner"  # the pruner's class, "none" without one
 # An Optuna sweep's job: its trial, and what ended it when the pruner stopped it (the run ends KILLED).
 OPTUNA_TRIAL = "astro.optuna.trial"
-OPTUNA_STATE = "astro.optuna.state"  # PRUNED
+OPTUNA_STATE, PRUNED = "astro.optuna.state", "PRUNED"
 PRUNED_AT_EPOCH = "astro.optuna.pruned_at_epoch"

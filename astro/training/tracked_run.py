@@ -22,7 +22,16 @@ from astro.evaluation.plots import training_curves_png
 from astro.tracking.dataset import source_digest
 from astro.tracking.handoff import received
 from astro.tracking.metric_names import epoch_metrics, kept_metrics
-from astro.tracking.tags import CONFIG_HASH, DATA, DEVICE, ERROR, OPTUNA_STATE, OUTPUT_DIR, PRUNED_AT_EPOCH
+from astro.tracking.tags import (
+    CONFIG_HASH,
+    DATA,
+    DEVICE,
+    ERROR,
+    OPTUNA_STATE,
+    OUTPUT_DIR,
+    PRUNED,
+    PRUNED_AT_EPOCH,
+)
 from astro.tracking.tracker import Tracker
 from astro.training.naming import readable_params, run_name
 from astro.training.pruning import RunPruned
@@ -99,7 +108,7 @@ def tracked_run(
         tracker.end("FINISHED")
     except RunPruned as pruned:
         # KILLED, as MLflow has no PRUNED status: stopped on purpose, never a champion; the tags say why
-        tracker.set_tags({OPTUNA_STATE: "PRUNED", PRUNED_AT_EPOCH: str(pruned.epoch)})
+        tracker.set_tags({OPTUNA_STATE: PRUNED, PRUNED_AT_EPOCH: str(pruned.epoch)})
         tracker.end("KILLED")
         raise
     except (KeyboardInterrupt, TrainingInterrupted):
