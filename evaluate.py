@@ -8,7 +8,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from astro.adaptation.batchnorm import adapt_batchnorm, sample_rows, sampled_batches
+from astro.adaptation.batchnorm import adapt_batchnorm, sampled_batches
 from astro.checkpoint.card import Preprocessing
 from astro.checkpoint.io import load_checkpoint
 from astro.cli import user_errors_as_one_line
@@ -16,6 +16,7 @@ from astro.config.compat import VERSION_BASE, with_allowed_targets
 from astro.config.schema import Adapt, register_configs
 from astro.data.datamodule import GalaxyDataModule
 from astro.data.transforms import Normalize, dihedral_views
+from astro.data.unlabeled import sample_rows
 from astro.device import resolve_device
 from astro.errors import ConfigError
 from astro.evaluation.forward import predict

@@ -20,7 +20,7 @@ from astro.device import resolve_device
 from astro.errors import CheckpointError, ConfigError
 from astro.prediction.adaptation import adaptation_set
 from astro.prediction.batch import Settings, checkpoint_digest, label_catalogue
-from astro.prediction.catalogue import open_catalogue
+from astro.data.catalogue import open_catalogue
 from astro.prediction.shards import shard_bounds, shard_output
 from astro.prediction.table import ChunkStore, Identity
 from astro.serving.source import resolve

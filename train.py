@@ -4,13 +4,15 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from astro.adaptation.features import feature_width
 from astro.checkpoint.card import card_for_run
 from astro.cli import user_errors_as_one_line
 from astro.config.compat import VERSION_BASE, with_allowed_targets
 from astro.config.schema import register_configs
-from astro.config.validation import check_class_count, validate
+from astro.config.validation import alignment_config, check_class_count, validate
 from astro.data.datamodule import GalaxyDataModule
 from astro.device import Performance, keep_data_on, resolve_device
+from astro.training.aligned_step import AlignedStep, trainable_parameters
 from astro.training.checkpoints import RunCheckpoints
 from astro.training.finalize import calibrate_and_test
 from astro.training.pruning import report_to_trial
@@ -33,14 +35,18 @@ def train(cfg: DictConfig) -> float:
     sampler = instantiate(cfg.sampler)(data.labels("train"), generator=generator)
     augment = instantiate(cfg.augment) if cfg.augment else None
     train_batches = data.train_batches(sampler, cfg.batch_size, device, augment, generator)
-    optimizer = instantiate(cfg.optim.optimizer)(model.parameters())
+    target = data.target_batches(cfg.batch_size, device, augment, generator)  # data.unlabeled, if any
+    adapt = alignment_config(cfg)  # adapt=mmd|coral|dann, or None
+    alignment = instantiate(adapt)(features=feature_width(model)) if adapt else None
+    aligned = AlignedStep(model, alignment, target) if alignment and target else None
+    optimizer = instantiate(cfg.optim.optimizer)(trainable_parameters(model, alignment))
     schedule = instantiate(cfg.optim.scheduler)(
         optimizer, steps_per_epoch=len(train_batches), epochs=cfg.epochs
     )
     perf = Performance.resolve(cfg.channels_last, cfg.amp, cfg.compile, device)
     if keep_data_on(device, cfg.data_on_device):
         data.keep_on(device)
-    trainer = Trainer(model, loss_fn, optimizer, schedule, device, cfg.grad_clip, cfg.progress, perf)
+    trainer = Trainer(model, loss_fn, optimizer, schedule, device, cfg.grad_clip, cfg.progress, perf, aligned)
 
     with tracked_run(cfg, data, model, device) as run:
         card = card_for_run(cfg, data, run.run_id)

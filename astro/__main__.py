@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "astro.evaluation.coarse",
         "sim-to-real at coarse morphology: predict.py's output on GZ1 SDSS images vs their labels",
     ),
+    "domain-gap": (
+        "astro.adaptation.domain_gap",
+        "a domain classifier on a model's features: how far apart two surveys are (CKPT --source --target)",
+    ),
     "ui": (
         "astro.__main__",
         "mlflow ui on the project's store, opened on the newest experiment's runs (--no-browser; --port ...)",

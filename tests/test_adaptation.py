@@ -11,8 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from astro.adaptation.batchnorm import adapt_batchnorm, batchnorm_layers, sample_rows, sampled_batches
+from astro.adaptation.batchnorm import adapt_batchnorm, batchnorm_layers, sampled_batches
 from astro.data.synthetic import synthetic_path
+from astro.data.unlabeled import sample_rows
 from astro.errors import ConfigError, DataError
 from astro.models.astro_cnn import AstroCNN
 from astro.prediction.table import Identity

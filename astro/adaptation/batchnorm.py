@@ -24,13 +24,6 @@ def batchnorm_layers(model: nn.Module) -> list[_BatchNorm]:
     return [module for module in model.modules() if isinstance(module, _BatchNorm)]
 
 
-def sample_rows(total: int, limit: int, seed: int) -> np.ndarray:
-    """At most `limit` of `total` rows, drawn without replacement by `seed`, in file order."""
-    if total <= limit:
-        return np.arange(total)
-    return np.sort(np.random.default_rng(seed).choice(total, size=limit, replace=False))
-
-
 def adapt_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> int:
     """Replace every BatchNorm layer's running statistics by those of `batches` (normalised model inputs,
     already on the model's device): an exact average over all of them, not a momentum blend with the

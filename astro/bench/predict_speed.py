@@ -25,12 +25,12 @@ from PIL import Image
 from astro.bench.inference_latency import untrained_checkpoint
 from astro.bench.machine import machine
 from astro.checkpoint.io import load_checkpoint
+from astro.data.catalogue import open_catalogue
 from astro.data.synthetic import generate_h5
 from astro.data.transforms import Normalize
 from astro.device import Performance, resolve_device
 from astro.evaluation.forward import predict
 from astro.prediction.batch import Settings, label_catalogue
-from astro.prediction.catalogue import open_catalogue
 from astro.prediction.table import ChunkStore, Identity
 
 DISTINCT = 256  # distinct synthetic galaxies; the catalogues repeat them

@@ -54,6 +54,23 @@ class TrainingRecord:
 
 
 @dataclass(frozen=True)
+class AdaptationRecord:
+    """What train-time adaptation aligned the model to: the objective and the unlabelled target images
+    (`source` as given, how many were used of how many, and their fingerprint)."""
+
+    method: str
+    weight: float
+    source: str
+    images: int
+    available: int
+    fingerprint: str
+    field: float = 1.0
+
+    def summary(self) -> str:
+        return f"{self.method} (weight {self.weight:g}) to {self.images} unlabelled images of {self.source}"
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """Everything but the weights. `config` is the resolved training config (for evaluate.py's data and
     for resume); `model` is its model node, from which `build_model` rebuilds the architecture."""
@@ -65,6 +82,7 @@ class ModelCard:
     training: TrainingRecord
     config: dict[str, Any]
     format_version: int = FORMAT_VERSION
+    adaptation: AdaptationRecord | None = None  # train-time adaptation; None for a source-only model
 
     @property
     def num_classes(self) -> int:
@@ -93,6 +111,7 @@ class ModelCard:
             training=TrainingRecord(**tree["training"]),
             config=dict(tree["config"]),
             format_version=int(tree["format_version"]),
+            adaptation=_typed(AdaptationRecord, tree["adaptation"]) if tree.get("adaptation") else None,
         )
 
 
@@ -159,4 +178,19 @@ def card_for_run(cfg: Any, data: Any, run_id: str | None) -> ModelCard:
         ),
         training=TrainingRecord(run_id=run_id, data_name=data.name, epoch=0),
         config=resolved,
+        adaptation=_adaptation(resolved.get("adapt"), data.unlabeled),
+    )
+
+
+def _adaptation(adapt: Any, unlabeled: Any) -> AdaptationRecord | None:
+    if not isinstance(adapt, dict) or unlabeled is None:
+        return None
+    return AdaptationRecord(
+        method=str(adapt["_target_"]).rsplit(".", 1)[-1],
+        weight=float(adapt.get("weight", 1.0)),
+        source=str(unlabeled.source),
+        images=len(unlabeled),
+        available=int(unlabeled.available),
+        fingerprint=str(unlabeled.fingerprint),
+        field=float(unlabeled.field),
     )

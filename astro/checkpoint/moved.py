@@ -49,7 +49,7 @@ MOVED: dict[str, str] = {
     "astro.seed_groups": "astro.comparison.seed_groups",
     "astro.registry": "astro.comparison.registry",
     "astro.batch_prediction": "astro.prediction.batch",
-    "astro.catalogue": "astro.prediction.catalogue",
+    "astro.catalogue": "astro.data.catalogue",
     "astro.prediction_table": "astro.prediction.table",
     "astro.shards": "astro.prediction.shards",
     "astro.inference": "astro.serving.classifier",

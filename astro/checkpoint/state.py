@@ -43,6 +43,7 @@ class ResumeState:
     output_dir: str
     config_hash: str
     partial: PartialEpoch | None = None
+    alignment_state: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,4 +66,5 @@ class ResumeState:
             output_dir=str(tree["output_dir"]),
             config_hash=str(tree["config_hash"]),
             partial=partial,
+            alignment_state=tree.get("alignment_state"),
         )

@@ -45,6 +45,7 @@ class TrainSchema:
     optim: Any = MISSING
     data: Any = MISSING
     augment: Any = None
+    adapt: Any = None
     paths: Any = MISSING
     tracking: Any = MISSING
 

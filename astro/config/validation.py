@@ -39,6 +39,13 @@ RANGES: tuple[Check, ...] = (
     ("loss.beta", "must be in [0, 1)", lambda v: 0 <= v < 1),
     ("loss.reduction", "must be one of mean, sum, none", lambda v: v in ("mean", "sum", "none")),
     ("optim.optimizer.lr", "must be > 0", lambda v: v > 0),
+    (
+        "adapt.weight",
+        "must be >= 0 (0 keeps the joint batches, without the alignment term)",
+        lambda v: v >= 0,
+    ),
+    ("data.unlabeled_field", "must be in (0, 1]", lambda v: 0 < v <= 1),
+    ("data.unlabeled_max_images", "must be an integer >= 2", lambda v: isinstance(v, int) and v >= 2),
 )
 
 
@@ -49,6 +56,7 @@ def validate(cfg: DictConfig) -> None:
         if value != "__absent__" and not ok(value):
             raise ConfigError(f"{key}={_shown(value)} {rule}")
     _check_image_size(cfg)
+    _check_adaptation(cfg)
     split = OmegaConf.select(cfg, "data.split")
     if split is not None:
         shares = [split.train, split.val, split.test]
@@ -81,4 +89,27 @@ def _check_image_size(cfg: DictConfig) -> None:
         raise ConfigError(
             f"image_size={cfg.image_size} must be a multiple of {multiple} for model "
             f"{target.rsplit('.', 1)[-1]} (e.g. {max(multiple, cfg.image_size // multiple * multiple)})"
+        )
+
+
+def alignment_config(cfg: DictConfig) -> DictConfig | None:
+    """train.py's `adapt` node when it is an alignment objective (mmd, coral, dann); None for none."""
+    adapt = OmegaConf.select(cfg, "adapt")
+    return adapt if OmegaConf.is_dict(adapt) else None
+
+
+def _check_adaptation(cfg: DictConfig) -> None:
+    """Train-time adaptation needs both an objective and the target survey's images."""
+    if OmegaConf.select(cfg, "adapt") == "bn":
+        raise ConfigError(
+            "adapt=bn is test-time adaptation (evaluate.py, predict.py): train with adapt=mmd, coral or dann"
+        )
+    adapt, unlabeled = alignment_config(cfg), OmegaConf.select(cfg, "data.unlabeled")
+    if adapt is not None and unlabeled is None:
+        raise ConfigError(
+            "adapt needs unlabelled images of the target survey: data.unlabeled=<folder | manifest.csv | .h5>"
+        )
+    if adapt is None and unlabeled is not None:
+        raise ConfigError(
+            f"data.unlabeled={unlabeled} is given but no adapt objective: add adapt=mmd, coral or dann"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -14,6 +14,7 @@ from torch.utils.data import BatchSampler, Sampler, SequentialSampler
 from astro.data.cache import CachedImages, ImageSource, build_cache
 from astro.data.split import SPLITS, stratified_split
 from astro.data.transforms import DihedralAugment, Normalize
+from astro.data.unlabeled import TargetBatches, UnlabeledImages, load_unlabeled
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,13 @@ class GalaxyDataModule:
         split: SplitConfig | dict | None = None,
         resize: str = "bilinear",
         name: str = "data",
+        unlabeled: str | None = None,
+        unlabeled_field: float = 1.0,
+        unlabeled_max_images: int = 4096,
     ) -> None:
         self.source, self.image_size, self.name = source, image_size, name
+        self.unlabeled_source = unlabeled
+        self.unlabeled_sample = (unlabeled_field, unlabeled_max_images)
         self.resize, self.cache_dir = resize, cache_dir
         self.split_cfg = SplitConfig(**split) if isinstance(split, dict) else split or SplitConfig()
         self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -86,6 +92,16 @@ class GalaxyDataModule:
     def cache(self) -> CachedImages:
         """Built on first use, so config checks against the source's classes run before this work."""
         return build_cache(self.source, self.image_size, self.resize, self.cache_dir)
+
+    @cached_property
+    def unlabeled(self) -> UnlabeledImages | None:
+        """The target survey's unlabelled cutouts (data.unlabeled), sampled with the split's seed."""
+        if self.unlabeled_source is None:
+            return None
+        field, limit = self.unlabeled_sample
+        return load_unlabeled(
+            self.unlabeled_source, self.image_size, self.resize, field, limit, self.split_cfg.seed
+        )
 
     @cached_property
     def splits(self) -> dict[str, np.ndarray]:
@@ -143,6 +159,8 @@ class GalaxyDataModule:
         for split in SPLITS:
             images, labels = self.tensors(split)
             self._tensors[split] = (images.to(device), labels.to(device))
+        if self.unlabeled is not None:
+            self.unlabeled = replace(self.unlabeled, images=self.unlabeled.images.to(device))
 
     def normalize(self) -> Normalize:
         return Normalize(self.mean, self.std)
@@ -157,12 +175,27 @@ class GalaxyDataModule:
     ) -> Batches:
         images, labels = self.tensors("train")
         drop_last = len(labels) > batch_size
-        normalize = self.normalize()
-
-        def transform(x: torch.Tensor) -> torch.Tensor:
-            return normalize(augment(x, generator) if augment else x)
-
+        transform = self._train_transform(augment, generator)
         return Batches(images, labels, BatchSampler(sampler, batch_size, drop_last), transform, device)
+
+    def target_batches(
+        self,
+        batch_size: int,
+        device: torch.device,
+        augment: DihedralAugment | None,
+        generator: torch.Generator | None = None,
+    ) -> TargetBatches | None:
+        """Batches of the unlabelled target images for train-time adaptation; None without them."""
+        if self.unlabeled is None:
+            return None
+        transform = self._train_transform(augment, generator)
+        return TargetBatches(self.unlabeled.images, batch_size, transform, device, generator)
+
+    def _train_transform(
+        self, augment: DihedralAugment | None, generator: torch.Generator | None
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
+        normalize = self.normalize()
+        return lambda x: normalize(augment(x, generator) if augment else x)
 
     def eval_batches(self, split: str, batch_size: int, device: torch.device) -> Batches:
         images, labels = self.tensors(split)

@@ -1,6 +1,6 @@
 """Which image files a catalogue holds: a folder listed recursively, or a CSV manifest's `filename` column.
 
-Training (astro.data.folder, labelled) and batch prediction (astro.prediction.catalogue, unlabelled) both
+Training (astro.data.folder, labelled) and batch prediction (astro.data.catalogue, unlabelled) both
 list through here, so a folder or a manifest means the same images to both.
 """
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from astro.adaptation.batchnorm import sample_rows
 from astro.checkpoint.card import Preprocessing
+from astro.data.catalogue import Catalogue, open_catalogue
+from astro.data.unlabeled import sample_rows
 from astro.errors import DataError
-from astro.prediction.catalogue import Catalogue, open_catalogue
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,12 @@ import torch
 from tqdm import tqdm
 
 from astro.checkpoint.io import Checkpoint
+from astro.data.catalogue import Batch, Catalogue
 from astro.data.transforms import Normalize, dihedral_views
 from astro.device import Performance
 from astro.errors import DataError
 from astro.evaluation.forward import predict
 from astro.evaluation.posthoc import apply_posthoc
-from astro.prediction.catalogue import Batch, Catalogue
 from astro.prediction.table import ChunkStore, Identity, build_table
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from mlflow.models import Model, infer_signature
 from packaging.requirements import Requirement
 from PIL import Image
 
+from astro.checkpoint.card import ModelCard
 from astro.checkpoint.io import load_checkpoint
 from astro.serving.classifier import Classifier
 from astro.tracking.tracker import Tracker
@@ -76,7 +78,19 @@ def _signature_and_example(checkpoint: Path):
     classifier = Classifier(load_checkpoint(checkpoint))
     example = pd.DataFrame({"image": [example_image()]})
     output = pd.DataFrame([classifier.predict(example_image())], columns=classifier.class_names)
-    return infer_signature(example, output, params={"tta": False}), example
+    return infer_signature(example, output, params={"tta": False}), example, model_metadata(classifier.card)
+
+
+def model_metadata(card: ModelCard) -> dict[str, object]:
+    """What the logged model says about itself (MLflow's model page, `get_model_info(uri).metadata`):
+    the data it learnt from and what it was adapted to."""
+    adaptation = card.adaptation
+    return {
+        "trained_on": card.training.data_name,
+        "image_size": card.preprocessing.image_size,
+        "adapted_to": adaptation.summary() if adaptation else "nothing (source survey only)",
+        "adaptation": asdict(adaptation) if adaptation else None,
+    }
 
 
 def requirements() -> list[str]:
@@ -96,7 +110,7 @@ def log_served_model(tracker: Tracker, checkpoint: Path) -> str | None:
     if tracker.offline or tracker.run_id is None:
         log.warning("MLflow store unreachable: the run's MLflow model is not logged")
         return None
-    signature, example = _signature_and_example(checkpoint)
+    signature, example, about = _signature_and_example(checkpoint)
     mlflow.set_experiment(experiment_id=tracker.experiment_id)  # where the LoggedModel is created
     info = Model.log(
         artifact_path=None,
@@ -109,6 +123,7 @@ def log_served_model(tracker: Tracker, checkpoint: Path) -> str | None:
         input_example=example,
         pip_requirements=requirements(),
         model_type="galaxy-morphology classifier",
+        metadata=about,
     )
     return info.model_id
 
@@ -117,7 +132,7 @@ def save_served_model(checkpoint: Path, path: Path) -> Path:
     """The format before log_served_model: a pickled GalaxyMorphologyModel with a copy of the astro
     package (code_paths) and no requirements. Not written by training any more; kept so that tests can
     build such a model and check that it still loads (tests/test_moved.py)."""
-    signature, example = _signature_and_example(checkpoint)
+    signature, example, _ = _signature_and_example(checkpoint)
     pyfunc_log = logging.getLogger("mlflow.pyfunc")  # it warns that a pickled PythonModel is used
     level = pyfunc_log.level
     pyfunc_log.setLevel(logging.ERROR)

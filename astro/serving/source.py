@@ -122,6 +122,7 @@ class Provenance:
     test_macro_f1: float | None
     temperature: float | None
     logit_adjustment_tau: float
+    adapted_to: str | None = None
 
     def markdown(self) -> str:
         def score(value: float | None, missing: str) -> str:
@@ -136,6 +137,7 @@ class Provenance:
             ("val macro F1", score(self.val_macro_f1, "not recorded")),
             ("test macro F1", score(self.test_macro_f1, "not in the reachable MLflow store")),
             ("confidences", self._confidences()),
+            ("adapted to", self.adapted_to or "nothing: trained on its source survey only"),
         ]
         return "\n".join(f"- **{key}**: {value}" for key, value in rows)
 
@@ -163,6 +165,7 @@ def provenance(card: ModelCard, source: str, uri: str) -> Provenance:
         test_macro_f1=logged_test_macro_f1(run_id, uri) if run_id else None,
         temperature=card.posthoc.temperature,
         logit_adjustment_tau=card.posthoc.tau,
+        adapted_to=card.adaptation.summary() if card.adaptation else None,
     )
 
 

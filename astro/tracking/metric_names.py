@@ -26,8 +26,15 @@ LEGACY_KEPT_VAL_MACRO_F1 = "best/val_macro_f1"  # the same value, as runs logged
 
 
 def epoch_metrics(row: Mapping[str, float]) -> dict[str, float]:
-    """One epoch's row as MLflow metrics (the step is the epoch, given separately)."""
-    return {EPOCH_CURVES.get(key, key): value for key, value in row.items() if key != "epoch"}
+    """One epoch's row as MLflow metrics (the step is the epoch, given separately); other training
+    curves (an alignment distance, train/mmd_distance) join the epoch section too."""
+    return {_epoch_name(key): value for key, value in row.items() if key != "epoch"}
+
+
+def _epoch_name(key: str) -> str:
+    if key in EPOCH_CURVES:
+        return EPOCH_CURVES[key]
+    return EPOCH + key.replace("/", "_") if key.startswith("train/") else key
 
 
 def kept_metrics(row: Mapping[str, float]) -> dict[str, float]:

@@ -22,6 +22,7 @@ class Snapshot:
     weights: dict[str, torch.Tensor]
     optimizer_state: dict
     scheduler_state: dict
+    alignment_state: dict | None = None  # train-time adaptation's own weights (a domain classifier)
 
 
 @dataclass
@@ -95,6 +96,7 @@ class RunCheckpoints:
             output_dir=str(self.directory.parent.resolve()),
             config_hash=self.config_hash,
             partial=partial,
+            alignment_state=snapshot.alignment_state,
         )
         save_checkpoint(
             self.last,

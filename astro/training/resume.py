@@ -39,15 +39,31 @@ def config_hashes(cfg: DictConfig) -> tuple[str, str]:
     return _digest(tree), _digest(flat_layout(tree))
 
 
+# Keys that only say "no train-time adaptation", dropped so that a run that does not adapt keeps the
+# fingerprint it had before adaptation existed (and an unfinished run from then is still continued).
+UNADAPTED = {
+    "adapt": "none",
+    "data.unlabeled": None,
+    "data.unlabeled_field": 1.0,
+    "data.unlabeled_max_images": 4096,
+}
+
+
 def _result_tree(cfg: DictConfig) -> dict[str, Any]:
     tree = OmegaConf.to_container(cfg, resolve=True)
-    for key in VOLATILE_KEYS:
+    if tree.get("adapt", "none") == "none" and tree.get("data", {}).get("unlabeled") is None:
+        _drop(tree, UNADAPTED)
+    _drop(tree, VOLATILE_KEYS)
+    return tree
+
+
+def _drop(tree: dict[str, Any], keys) -> None:
+    for key in keys:
         *parents, leaf = key.split(".")
         node = tree
         for part in parents:
             node = node.get(part, {})
         node.pop(leaf, None)
-    return tree
 
 
 def _digest(tree: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ from astro.errors import NonFiniteLossError
 from astro.evaluation.forward import Predictions, Views, predict
 from astro.evaluation.metrics import quick_metrics
 from astro.evaluation.posthoc import apply_posthoc
+from astro.training.aligned_step import AlignedStep
 from astro.training.checkpoints import RunCheckpoints, Snapshot
 from astro.training.optim import LRSchedule, current_lr
 from astro.training.rng import restore_rng
@@ -44,8 +45,12 @@ class Trainer:
         grad_clip: float | None = None,
         progress: bool = True,
         perf: Performance | None = None,
+        aligned: AlignedStep | None = None,
     ) -> None:
         self.perf = perf or Performance()
+        self.aligned, self.epochs = aligned, 1
+        if aligned:
+            aligned.alignment.to(device)
         self.model = model.to(device, memory_format=self.perf.memory_format)
         self.forward = torch.compile(self.model) if self.perf.compile else self.model
         self.loss_fn, self.optimizer = loss_fn.to(device), optimizer
@@ -67,6 +72,7 @@ class Trainer:
         """Train to `epochs` (from `state`'s epoch when resuming); validate after each epoch with the
         logit adjustment of `val_steps`; return the per-epoch history."""
         history = list(state.history) if state else []
+        self.epochs = epochs  # for the alignment ramp's progress
         partial = state.partial if state else None
         with GracefulStop() as stop:
             for epoch in range((state.epoch if state else 0) + 1, epochs + 1):
@@ -82,6 +88,7 @@ class Trainer:
                     raise stop.interrupted(epoch, progress.steps, str(checkpoints.last))
                 trained = time.perf_counter() - start  # train_epoch syncs with the device at its end
                 row = {"epoch": epoch, "train/loss": progress.mean_loss, **self.validate(val, val_steps)}
+                row.update(self.aligned.end_epoch() if self.aligned else {})
                 row["lr"] = current_lr(self.optimizer)
                 row["time/epoch_s"] = time.perf_counter() - start
                 row["time/train_images_per_s"] = (progress.seen - (before.seen if before else 0)) / trained
@@ -105,8 +112,12 @@ class Trainer:
 
     def snapshot(self) -> Snapshot:
         """The state a checkpoint keeps, so that RunCheckpoints never needs the trainer itself."""
+        alignment = self.aligned.alignment.state_dict() if self.aligned else None
         return Snapshot(
-            self.model.state_dict(), self.optimizer.state_dict(), self.schedule.scheduler.state_dict()
+            self.model.state_dict(),
+            self.optimizer.state_dict(),
+            self.schedule.scheduler.state_dict(),
+            alignment,
         )
 
     def restore(
@@ -116,6 +127,8 @@ class Trainer:
         self.model.load_state_dict(weights)
         self.optimizer.load_state_dict(state.optimizer_state)
         self.schedule.scheduler.load_state_dict(state.scheduler_state)
+        if self.aligned and state.alignment_state is not None:
+            self.aligned.alignment.load_state_dict(state.alignment_state)
         restore_rng(state.rng, generator)
 
     def train_epoch(
@@ -137,7 +150,7 @@ class Trainer:
         )
         first_bad = torch.zeros((), dtype=torch.long, device=self.device)
         for x, y in bar:
-            loss = self.train_step(x, y)
+            loss = self.train_step(x, y, (epoch - 1 + steps / len(plan)) / self.epochs)
             # Record the first non-finite step on the device; look at it only every check_every steps.
             first_bad = torch.where((first_bad == 0) & ~torch.isfinite(loss), steps + 1, first_bad)
             total += loss * len(y)
@@ -150,11 +163,13 @@ class Trainer:
                 return EpochProgress(steps, float(total.item()), seen, stopped=True)
         return EpochProgress(steps, float(total.item()), seen)
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """One optimisation step; returns the detached loss without syncing with the device."""
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.perf.amp):
-            logits = self.forward(x.contiguous(memory_format=self.perf.memory_format))
-        loss = self.loss_fn(logits, y)
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, progress: float = 1.0) -> torch.Tensor:
+        """One optimisation step (`progress` through training ramps an alignment term); returns the
+        detached loss without syncing with the device."""
+        if self.aligned:
+            loss = self.aligned.loss(self._forward_step, self.loss_fn, x, y, progress)
+        else:
+            loss = self.loss_fn(self._forward_step(x), y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.grad_clip:
@@ -162,6 +177,10 @@ class Trainer:
         self.optimizer.step()
         self.schedule.after_batch()
         return loss.detach()
+
+    def _forward_step(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.perf.amp):
+            return self.forward(x.contiguous(memory_format=self.perf.memory_format))
 
     def predict(self, batches: Iterable, views: Views | None = None) -> Predictions:
         return predict(self.forward, batches, self.loss_fn, views, self.perf)
