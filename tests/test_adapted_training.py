@@ -36,6 +36,9 @@ def test_dann_training_records_what_the_model_was_adapted_to(data_dir, tmp_path,
     client = MlflowClient(store["uri"])
     (run,) = client.search_runs([client.get_experiment_by_name("adapted").experiment_id])
     assert run.info.status == "FINISHED" and run.data.params["adapt.weight"] == "1.0"
+    assert run.info.run_name.endswith("-e2-AdversarialAlignment")  # "-dann" from the command line
+    contexts = {d.dataset.name: [t.value for t in d.tags] for d in run.inputs.dataset_inputs}
+    assert contexts["target"] == ["adaptation"] and contexts["synthetic"] == ["training"]
     curve = client.get_metric_history(run.info.run_id, "epoch/train_dann_distance")
     assert [m.step for m in curve] == [1, 2] and all(0 < m.value < 5 for m in curve)
 

@@ -133,9 +133,13 @@ class Tracker:
             artifact_path=artifact_path,
         )
 
-    def log_dataset(self, name: str, source: str, digest: str, profile: Mapping[str, Any]) -> None:
-        """The training data as the run's dataset input (name, source path, digest; see tracking_dataset)."""
+    def log_dataset(
+        self, name: str, source: str, digest: str, profile: Mapping[str, Any], context: str = "training"
+    ) -> None:
+        """A dataset input of the run (name, source path, digest; see tracking_dataset): the training data,
+        or with context "adaptation" the unlabelled target images."""
         record = {"name": name, "source": absolute(str(source)), "digest": digest, "profile": dict(profile)}
+        record |= {"context": context} if context != "training" else {}
         self._call("dataset", lambda: self._log_inputs(dataset_input(**record)), **record)
 
     def _log_inputs(self, dataset: DatasetInput) -> None:

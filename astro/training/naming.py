@@ -19,8 +19,8 @@ SWEEP_SYNTAX = re.compile(r",|^\s*(choice|range|interval|tag|glob)\(")
 
 
 def run_name(cfg: DictConfig, sweep_tags: Mapping[str, str] | None = None) -> str:
-    """'<name>-g<gamma>-e<epochs>', the name being run_name when set, else '<model>-<loss>' from the
-    composed choices (gamma to 3 significant digits: Optuna proposes values like 0.9575972518944614); a
+    """'<name>-g<gamma>-e<epochs>[-<adapt>]', the name being run_name when set, else '<model>-<loss>' from
+    the composed choices (gamma to 3 significant digits: Optuna proposes values like 0.9575972518944614); a
     sweep's job puts what it sweeps first: 'loss.gamma=1 | AstroCNN-focal-g1-e20'."""
     choices = _choices()
     model = choices.get("model") or cfg.model._target_.rsplit(".", 1)[-1]
@@ -30,6 +30,8 @@ def run_name(cfg: DictConfig, sweep_tags: Mapping[str, str] | None = None) -> st
         f"-g{gamma:.3g}" if gamma is not None else ""
     )
     name += f"-e{cfg.epochs}"
+    if OmegaConf.is_dict(OmegaConf.select(cfg, "adapt")):  # train-time adaptation: say which
+        name += f"-{choices.get('adapt') or cfg.adapt._target_.rsplit('.', 1)[-1]}"
     swept = swept_values(cfg, sweep_tags or {})
     return f"{', '.join(swept)} | {name}" if swept else name
 

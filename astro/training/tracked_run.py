@@ -146,6 +146,11 @@ def _log_setup(
         "image_size": data.image_size,
     }
     tracker.log_dataset(data.name, data.source.location, source_digest(data.source.fingerprint()), profile)
+    if data.unlabeled is not None:  # train-time adaptation's target survey
+        target = data.unlabeled
+        about = {"images": len(target), "available": target.available, "field": target.field}
+        name = Path(target.source).stem or "unlabeled"
+        tracker.log_dataset(name, target.source, source_digest(target.fingerprint), about, "adaptation")
     (out / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     (out / "split.json").write_text(json.dumps({name: idx.tolist() for name, idx in data.splits.items()}))
     table = data.class_table()
