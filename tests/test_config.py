@@ -15,7 +15,24 @@ from astro.data.synthetic import synthetic_path
 from astro.errors import ConfigError
 from tests.conftest import CONF, SHARED, compose_train
 
-GROUPS = ("model", "loss", "sampler", "optim", "data", "augment", "experiment", "debug", "hparams_search")
+GROUPS = (
+    "model",
+    "loss",
+    "sampler",
+    "optim",
+    "data",
+    "augment",
+    "experiment",
+    "debug",
+    "hparams_search",
+    "adapt",
+)
+# What an option needs beside it to validate (train-time adaptation needs the target's images).
+NEEDS = {
+    "mmd": ["data.unlabeled=/target"],
+    "coral": ["data.unlabeled=/target"],
+    "dann": ["data.unlabeled=/target"],
+}
 
 
 def options(group: str) -> list[str]:
@@ -40,7 +57,11 @@ def test_default_composition():
 
 @pytest.mark.parametrize(("group", "option"), [(g, o) for g in GROUPS for o in options(g)])
 def test_every_group_option_composes_and_validates(group, option):
-    cfg = compose_train([f"{group}={option}"])
+    cfg = compose_train([f"{group}={option}", *(NEEDS.get(option, []) if group == "adapt" else [])])
+    if (group, option) == ("adapt", "bn"):  # evaluate.py's and predict.py's option, refused by train.py
+        with pytest.raises(ConfigError, match="adapt=bn is test-time adaptation"):
+            validate(cfg)
+        return
     validate(cfg)
     OmegaConf.to_container(cfg.model, resolve=True)
     OmegaConf.to_container(cfg.data, resolve=True, throw_on_missing=False)
@@ -106,6 +127,13 @@ def test_wrong_type_fails_at_compose_time():
         ("max_images=3", "max_images=3 must be null or an integer >= 10"),
         ("logit_adjustment=-1", "logit_adjustment=-1.0 must be >= 0"),
         ("data.split.train=0.9", "data.split fractions"),
+        ("adapt=mmd", "adapt needs unlabelled images of the target survey: data.unlabeled=<folder"),
+        ("data.unlabeled=/sdss", "data.unlabeled=/sdss is given but no adapt objective: add adapt=mmd"),
+        ("adapt=dann adapt.weight=-1 data.unlabeled=/sdss", "adapt.weight=-1 must be >= 0"),
+        (
+            "adapt=coral data.unlabeled=/sdss data.unlabeled_field=0",
+            "data.unlabeled_field=0 must be in (0, 1]",
+        ),
     ],
 )
 def test_validation_names_the_key(override, message):

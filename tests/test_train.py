@@ -143,7 +143,6 @@ def test_train_returns_the_optimized_metric(data_dir, tmp_path, store):
             ["loss.alpha=[1.0,2.0]"],
             "error: loss.alpha has 2 values but data 'synthetic' has 10 classes",
         ),
-        (["adapt=mmd"], "error: adapt needs unlabelled images of the target survey: data.unlabeled="),
         (["adapt=coral", "data.unlabeled=/nowhere/sdss"], "error: /nowhere/sdss: input not found"),
     ],
 )
