@@ -8,7 +8,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from astro.checkpoint.io import load_checkpoint
-from astro.errors import DataError
+from astro.errors import ConfigError, DataError
 from astro.serving.source import provenance
 from tests.conftest import compose_train, smoke_overrides
 from tests.test_unlabeled import write_pngs
@@ -66,3 +66,15 @@ def test_an_unusable_target_stops_before_any_run_is_tracked(data_dir, tmp_path, 
         train(adapted_cfg(data_dir, tmp_path, store, tmp_path / "target"))
     assert MlflowClient(store["uri"]).get_experiment_by_name("adapted") is None
     assert not (tmp_path / "out" / "checkpoints").exists()
+
+
+def test_a_resume_onto_another_target_or_none_is_refused(data_dir, tmp_path, store):
+    write_pngs(tmp_path / "target", 6)
+    train(adapted_cfg(data_dir, tmp_path, store, tmp_path / "target", "epochs=1"))
+    run_dir = tmp_path / "out"
+    write_pngs(tmp_path / "elsewhere", 7)
+    with pytest.raises(ConfigError, match=r"was adapted to files:6:.*this run to files:7:"):
+        train(adapted_cfg(data_dir, tmp_path, store, tmp_path / "elsewhere", "epochs=2", f"resume={run_dir}"))
+    unadapted = [*smoke_overrides(data_dir, tmp_path, store), f"resume={run_dir}", "epochs=2"]
+    with pytest.raises(ConfigError, match="this run to no target"):
+        train(compose_train([*unadapted, f"paths.output_dir={tmp_path / 'again'}"]))

@@ -7,6 +7,8 @@ test time, for a seeded sample of each set (a folder, a manifest.csv or a Galaxy
 reads its input). The number is the cross-validated ROC-AUC of a logistic regression telling the two
 apart (astro.data.realism.domain.separability): 0.5 means the model sees no difference between the surveys.
 Train-time alignment (adapt=mmd|coral|dann) should lower it; this measures whether it did.
+The two sets must not share images: a duplicate on both sides is scored against its own twin, which
+pushes the AUC below 0.5.
 """
 
 from __future__ import annotations

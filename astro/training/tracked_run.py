@@ -17,7 +17,7 @@ from torch import nn
 
 from astro.checkpoint.io import Checkpoint, load_checkpoint
 from astro.data.datamodule import GalaxyDataModule
-from astro.errors import TrainingInterrupted
+from astro.errors import ConfigError, TrainingInterrupted
 from astro.evaluation.plots import training_curves_png
 from astro.tracking.dataset import source_digest
 from astro.tracking.handoff import received
@@ -90,6 +90,7 @@ def tracked_run(
     tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root, out)
     resumed = _resumed(cfg, tracker)
     if resumed is not None:
+        _same_target(resumed, data)
         out = tracker.offline_dir = Path(resumed.resume.output_dir)
         tracker.start(run_id=resumed.card.training.run_id)
         log.info("Resuming %s after epoch %d in %s", resumed.card.training.run_id, resumed.resume.epoch, out)
@@ -130,6 +131,18 @@ def _resumed(cfg: DictConfig, tracker: Tracker) -> Checkpoint | None:
     if checkpoint.resume.config_hash not in config_hashes(cfg):
         log.warning("resuming %s with a config that differs from the one it was started with", path)
     return checkpoint
+
+
+def _same_target(checkpoint: Checkpoint, data: GalaxyDataModule) -> None:
+    """A run adapted to one survey is never continued on another (or without one): its card would then
+    name a target it was only partly trained on."""
+    before = checkpoint.card.adaptation.fingerprint if checkpoint.card.adaptation else None
+    now = data.unlabeled.fingerprint if data.unlabeled is not None else None
+    if before != now:
+        raise ConfigError(
+            f"resume: {checkpoint.source} was adapted to {before or 'no target'}, this run to "
+            f"{now or 'no target'}: resume with the same data.unlabeled, or start a new run"
+        )
 
 
 def _log_setup(

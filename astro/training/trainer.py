@@ -196,8 +196,9 @@ def _raise_if_non_finite(first_bad: torch.Tensor, epoch: int) -> None:
 
 
 def _log_epoch(row: EpochRow, epochs: int) -> None:
+    aligned = "".join(f"  {k} {v:.4f}" for k, v in row.items() if k.endswith("_distance"))
     log.info(
-        "epoch %d/%d  train/loss %.4f  val/loss %.4f  val/macro_f1 %.4f  val/accuracy %.4f  lr %.2e",
+        "epoch %d/%d  train/loss %.4f  val/loss %.4f  val/macro_f1 %.4f  val/accuracy %.4f  lr %.2e%s",
         row["epoch"],
         epochs,
         row["train/loss"],
@@ -205,4 +206,5 @@ def _log_epoch(row: EpochRow, epochs: int) -> None:
         row["val/macro_f1"],
         row["val/accuracy"],
         row["lr"],
+        aligned,
     )
