@@ -37,7 +37,7 @@ def train(cfg: DictConfig) -> float:
     train_batches = data.train_batches(sampler, cfg.batch_size, device, augment, generator)
     target = data.target_batches(cfg.batch_size, device, augment, generator)  # data.unlabeled, if any
     adapt = alignment_config(cfg)  # adapt=mmd|coral|dann, or None
-    alignment = instantiate(adapt)(features=feature_width(model)) if adapt else None
+    alignment = instantiate(adapt)(feature_width(model), data.num_classes) if adapt else None
     aligned = AlignedStep(model, alignment, target) if alignment and target else None
     optimizer = instantiate(cfg.optim.optimizer)(trainable_parameters(model, alignment))
     schedule = instantiate(cfg.optim.scheduler)(

@@ -33,7 +33,7 @@ def shifted_clouds(n: int = 256, d: int = 16, seed: int = 0) -> tuple[torch.Tens
     return source, torch.randn(n, d, generator=g) * scale + 2.0
 
 
-@pytest.mark.parametrize("alignment", [MMDAlignment(16), CoralAlignment(16)], ids=["mmd", "coral"])
+@pytest.mark.parametrize("alignment", [MMDAlignment(16, 4), CoralAlignment(16, 4)], ids=["mmd", "coral"])
 def test_distance_is_finite_and_falls_as_a_map_aligns_the_target(alignment):
     """Learning an affine map of the target features against the distance alone brings it down."""
     source, target = shifted_clouds(n=64)
@@ -56,7 +56,7 @@ def test_distance_is_finite_and_falls_as_a_map_aligns_the_target(alignment):
 
 def test_adversarial_alignment_learns_the_domains_and_reverses_their_gradient():
     source, target = shifted_clouds()
-    dann = AdversarialAlignment(16, weight=1.0)
+    dann = AdversarialAlignment(16, 4, weight=1.0)
     optimizer = torch.optim.Adam(dann.parameters(), lr=0.01)
     first = dann.distance(source, target).item()
     for _ in range(100):
@@ -77,16 +77,16 @@ def test_adversarial_alignment_learns_the_domains_and_reverses_their_gradient():
 
 def test_the_term_ramps_up_from_zero_and_the_weight_is_checked():
     source, target = shifted_clouds()
-    term, distance = MMDAlignment(16, weight=2.0)(source, target, progress=0.0)
+    term, distance = MMDAlignment(16, 4, weight=2.0)(source, target, progress=0.0)
     assert term.item() == 0.0 and distance > 0
-    term, distance = MMDAlignment(16, weight=2.0)(source, target, progress=1.0)
+    term, distance = MMDAlignment(16, 4, weight=2.0)(source, target, progress=1.0)
     assert term.item() == pytest.approx(2.0 * ramp(1.0) * distance.item(), rel=1e-5)
     assert ramp(0.5) > 0.98 and 0.4 < ramp(0.1) < 0.5
     x = torch.ones(3, requires_grad=True)
     GradientReversal.apply(x, 0.5).sum().backward()
     assert torch.equal(x.grad, torch.full((3,), -0.5))
     with pytest.raises(ConfigError, match=r"adapt\.weight=-1"):
-        CoralAlignment(16, weight=-1)
+        CoralAlignment(16, 4, weight=-1)
 
 
 @pytest.mark.parametrize(
@@ -114,7 +114,7 @@ def adapted_steps(seed: int, steps: int = 3) -> tuple[dict[str, torch.Tensor], d
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model = AstroCNN(num_classes=3, widths=(8, 8, 8, 8), hidden=8)
-    alignment = AdversarialAlignment(feature_width(model), hidden=8)
+    alignment = AdversarialAlignment(feature_width(model), 3, hidden=8, class_weighted=True)
     target = TargetBatches(
         torch.randint(0, 255, (20, 3, 32, 32), dtype=torch.uint8),
         4,
@@ -145,5 +145,31 @@ def test_an_adapted_step_is_deterministic_for_a_seed_and_trains_the_domain_class
     assert not all(torch.equal(first[k], other[k]) for k in first)
     assert set(row) == {"train/dann_distance"} and row["train/dann_distance"] > 0
     torch.manual_seed(3)
-    untouched = AdversarialAlignment(8, hidden=8).state_dict()
+    untouched = AdversarialAlignment(8, 3, hidden=8).state_dict()
     assert not torch.equal(untouched["discriminator.0.weight"], first["discriminator.0.weight"])
+
+
+@pytest.mark.parametrize(
+    "cls", [MMDAlignment, CoralAlignment, AdversarialAlignment], ids=["mmd", "coral", "dann"]
+)
+def test_class_weights_undo_a_label_shift_between_the_surveys(cls):
+    """Source: two classes half and half; target: the same two classes 9 to 1. Weighting the source by the
+    target's proportions brings the distance down to that of two samples of one survey; unit weights
+    change nothing."""
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[3.0] * 8, [-3.0] * 8])
+    labels = torch.tensor([0] * 100 + [1] * 100)
+    source = centres[labels] + torch.randn(200, 8, generator=g)
+    target = centres[torch.tensor([0] * 180 + [1] * 20)] + torch.randn(200, 8, generator=g)
+    torch.manual_seed(0)
+    alignment = cls(8, 2, class_weighted=True)
+    with torch.no_grad():
+        alignment.target_prior.copy_(torch.tensor([0.5, 0.5]))
+        for _ in range(600):  # the running mean of the target's predicted classes: 90% class 0
+            weights = alignment.source_weights(labels, torch.tensor([[4.0, 0.0]] * 9 + [[0.0, 4.0]]))
+    assert weights[:100].mean() > 5 * weights[100:].mean() and weights.mean() == pytest.approx(1.0)
+    if cls is AdversarialAlignment:
+        return  # its distance is a trained classifier's loss; the weights enter it as per-image weights
+    plain, weighted = alignment.distance(source, target), alignment.distance(source, target, weights)
+    assert torch.allclose(alignment.distance(source, target, torch.ones(200)), plain)
+    assert weighted < 0.5 * plain

@@ -39,7 +39,8 @@ class AlignedStep:
         n = len(x)
         logits = forward(torch.cat([x, self.target.draw()]))
         features = self.tap.features
-        term, distance = self.alignment(features[:n], features[n:], progress)
+        weights = self.alignment.source_weights(y, logits[n:])  # class_weighted, else None
+        term, distance = self.alignment(features[:n], features[n:], progress, weights)
         self._distance_sum = distance if self._distance_sum is None else self._distance_sum + distance
         self._steps += 1
         return loss_fn(logits[:n].float(), y) + term
