@@ -30,7 +30,9 @@ def test_the_gap_is_large_for_another_survey_and_chance_within_one(smoke_model, 
         Image.fromarray(np.repeat(light[..., None], 3, axis=2).astype(np.uint8)).save(blobs / f"b{i}.png")
     apart = gap(smoke_model["checkpoint"], source, blobs, tmp_path / "apart.json")
     assert apart["feature_domain_auc"] > 0.95 and apart["target"]["images"] == 40
+    assert apart["feature_mmd"] > 0.1
     more = synthetic_path(tmp_path, 150, seed=1)  # other galaxies from the same generator
     generate_h5(str(more), 150, seed=1)
     alike = gap(smoke_model["checkpoint"], source, more, tmp_path / "alike.json", "--samples", "150")
     assert alike["feature_domain_auc"] == pytest.approx(0.5, abs=0.15) and alike["adapted_to"] is None
+    assert alike["feature_mmd"] < 0.1 * apart["feature_mmd"]
