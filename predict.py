@@ -15,12 +15,12 @@ from astro.checkpoint.io import load_checkpoint
 from astro.cli import user_errors_as_one_line
 from astro.config.compat import VERSION_BASE, with_allowed_targets
 from astro.config.schema import Adapt, register_configs
+from astro.data.catalogue import open_catalogue
 from astro.data.transforms import Normalize
 from astro.device import resolve_device
 from astro.errors import CheckpointError, ConfigError
 from astro.prediction.adaptation import adaptation_set
 from astro.prediction.batch import Settings, checkpoint_digest, label_catalogue
-from astro.data.catalogue import open_catalogue
 from astro.prediction.shards import shard_bounds, shard_output
 from astro.prediction.table import ChunkStore, Identity
 from astro.serving.source import resolve
